@@ -1,0 +1,34 @@
+# Two commands do everything on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint setup clean bench
+
+setup: $(STAMP)
+
+# Debian packages (bubblewrap for the datum sandbox) when we are root and they are missing,
+# then the package and its dev tools into a venv. PYFASTCDC_REQUIRE_CYTHON makes pyfastcdc
+# build its fast extension instead of silently falling back to pure Python.
+$(STAMP): pyproject.toml
+	@if [ "$$(id -u)" = 0 ] && ! command -v bwrap >/dev/null 2>&1; then \
+	  (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) || echo "note: bubblewrap not installed"; fi
+	$(PYTHON) -m venv $(VENV)
+	PYFASTCDC_REQUIRE_CYTHON=1 $(BIN)/pip install -q --upgrade pip
+	PYFASTCDC_REQUIRE_CYTHON=1 $(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

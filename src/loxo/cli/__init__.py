@@ -1,0 +1,1 @@
+"""The ``loxo`` command line."""

@@ -1,0 +1,160 @@
+"""Every error loxo raises on purpose.
+
+::
+
+    LoxoError                       code "error", 500
+    ├── InvalidArgument             code "invalid_argument", 400
+    │   ├── InvalidName             code "invalid_name", 400
+    │   ├── InvalidPath             code "invalid_path", 400
+    │   └── InvalidAddress          code "invalid_address", 400
+    ├── NotFound                    code "not_found", 404
+    │   ├── RepoNotFound            code "repo_not_found", 404
+    │   ├── BranchNotFound          code "branch_not_found", 404
+    │   ├── CommitNotFound          code "commit_not_found", 404
+    │   └── FileNotFound            code "file_not_found", 404
+    ├── AlreadyExists               code "already_exists", 409
+    ├── Conflict                    code "conflict", 409
+    │   ├── CommitFinished          code "commit_finished", 409
+    │   ├── CommitOpen              code "commit_open", 409
+    │   ├── PathConflict            code "path_conflict", 409
+    │   └── InUse                   code "in_use", 409
+    ├── SourceError                 code "source_error", 400
+    └── Corrupt                     code "corrupt", 500
+        └── ObjectMissing           code "object_missing", 500
+
+Each class carries a stable ``code`` and an HTTP ``status``. The server maps codes to
+responses once, the remote client maps codes back to these classes, and the CLI maps
+every ``LoxoError`` to one line on stderr and exit code 1.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class LoxoError(Exception):
+    """Root of every error loxo raises on purpose."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidArgument(LoxoError):
+    """The caller passed something loxo cannot accept."""
+
+    code = "invalid_argument"
+    status = 400
+
+
+class InvalidName(InvalidArgument):
+    """A repo, branch or pipeline name breaks the naming rules."""
+
+    code = "invalid_name"
+
+
+class InvalidPath(InvalidArgument):
+    """A file path is empty, escapes the root, or holds forbidden characters."""
+
+    code = "invalid_path"
+
+
+class InvalidAddress(InvalidArgument):
+    """An address such as ``repo@branch^2:/path`` cannot be parsed."""
+
+    code = "invalid_address"
+
+
+class NotFound(LoxoError):
+    """Something named does not exist."""
+
+    code = "not_found"
+    status = 404
+
+
+class RepoNotFound(NotFound):
+    code = "repo_not_found"
+
+
+class BranchNotFound(NotFound):
+    code = "branch_not_found"
+
+
+class CommitNotFound(NotFound):
+    code = "commit_not_found"
+
+
+class FileNotFound(NotFound):
+    code = "file_not_found"
+
+
+class AlreadyExists(LoxoError):
+    """Creating something whose name is taken."""
+
+    code = "already_exists"
+    status = 409
+
+
+class Conflict(LoxoError):
+    """The request is well formed but clashes with the current state."""
+
+    code = "conflict"
+    status = 409
+
+
+class CommitFinished(Conflict):
+    """Writing to a commit that is already finished."""
+
+    code = "commit_finished"
+
+
+class CommitOpen(Conflict):
+    """An operation that needs a finished commit met an open one, or vice versa."""
+
+    code = "commit_open"
+
+
+class PathConflict(Conflict):
+    """A file where a directory is, or a directory where a file is."""
+
+    code = "path_conflict"
+
+
+class InUse(Conflict):
+    """Deleting something that something else still depends on."""
+
+    code = "in_use"
+
+
+class SourceError(LoxoError):
+    """A local file, URL or stream given as the source of a put could not be read."""
+
+    code = "source_error"
+    status = 400
+
+
+class Corrupt(LoxoError):
+    """Stored data does not match its hash, or a reference points at nothing."""
+
+    code = "corrupt"
+    status = 500
+
+
+class ObjectMissing(Corrupt):
+    """An object the metadata refers to is not in the object store."""
+
+    code = "object_missing"
+
+
+def all_error_classes() -> list[type[LoxoError]]:
+    """Every class in the tree, root first; used to map codes back to classes."""
+    found: list[type[LoxoError]] = []
+    pending: list[type[LoxoError]] = [LoxoError]
+    while pending:
+        cls = pending.pop(0)
+        found.append(cls)
+        pending.extend(cls.__subclasses__())
+    return found

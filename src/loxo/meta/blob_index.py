@@ -1,0 +1,43 @@
+"""``BlobIndex`` kept in the metadata database (table ``blobs``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from loxo.meta import schema
+from loxo.meta.db import Database
+from loxo.storage.blobs import Part
+
+
+class SqlBlobIndex:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, Part]:
+        if not ids:
+            return {}
+        t = schema.blobs
+        with self.db.read() as conn:
+            rows = conn.execute(select(t).where(t.c.id.in_(list(ids)))).all()
+        return {r.id: Part(r.id, r.key, r.offset, r.length, r.size, r.codec) for r in rows}
+
+    def add(self, parts: Sequence[Part]) -> None:
+        if not parts:
+            return
+        rows = [
+            {"id": p.id, "key": p.key, "offset": p.offset, "length": p.length,
+             "size": p.size, "codec": p.codec}
+            for p in parts
+        ]
+        dialect = sqlite if self.db.is_sqlite else postgresql
+        stmt = dialect.insert(schema.blobs).on_conflict_do_nothing(index_elements=["id"])
+        with self.db.write() as conn:
+            conn.execute(stmt, rows)
+
+    def all_parts(self) -> Iterator[Part]:
+        with self.db.read() as conn:
+            for r in conn.execute(select(schema.blobs)):
+                yield Part(r.id, r.key, r.offset, r.length, r.size, r.codec)

@@ -1,0 +1,53 @@
+"""Pure data types shared by every layer, and the one parser of addresses."""
+
+from loxo.model.address import (
+    check_branch_name,
+    check_repo_name,
+    format_commit,
+    join_path,
+    normalize_path,
+    parse_branch,
+    parse_commit,
+    parse_file,
+    parse_repo,
+    split_path,
+)
+from loxo.model.refs import (
+    Branch,
+    BranchInfo,
+    Commit,
+    CommitInfo,
+    CommitSetInfo,
+    File,
+    FileInfo,
+    FileKind,
+    FsckProblem,
+    Origin,
+    Repo,
+    RepoInfo,
+)
+
+__all__ = [
+    "Branch",
+    "BranchInfo",
+    "Commit",
+    "CommitInfo",
+    "CommitSetInfo",
+    "File",
+    "FileInfo",
+    "FileKind",
+    "FsckProblem",
+    "Origin",
+    "Repo",
+    "RepoInfo",
+    "check_branch_name",
+    "check_repo_name",
+    "format_commit",
+    "join_path",
+    "normalize_path",
+    "parse_branch",
+    "parse_commit",
+    "parse_file",
+    "parse_repo",
+    "split_path",
+]

@@ -1,0 +1,117 @@
+"""``fsck``: verify every object hash and every reference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import select
+
+from loxo.errors import LoxoError
+from loxo.meta import schema
+from loxo.model.refs import FsckProblem
+from loxo.pfs.store import Store
+from loxo.pfs.tree import Entry
+from loxo.storage import content
+from loxo.storage.objects import LocalObjectStore
+
+
+class FsckOps:
+    store: Store
+
+    def fsck(self, fix: bool = False) -> list[FsckProblem]:
+        """Everything wrong with the store; empty means consistent.
+
+        Problems with severity ``warning`` (objects left by interrupted writes) do not
+        make the store inconsistent; ``fix`` removes leftover temporary files.
+        """
+        return list(_Checker(self.store, fix).run())
+
+
+class _Checker:
+    def __init__(self, store: Store, fix: bool) -> None:
+        self.store = store
+        self.fix = fix
+        self.seen_dirs: set[str] = set()
+        self.seen_blobs: set[str] = set()
+
+    def run(self) -> Iterator[FsckProblem]:
+        with self.store.db.read() as conn:
+            repos = {r.id: r.name for r in conn.execute(select(schema.repos))}
+            commits = conn.execute(select(schema.commits)).all()
+            branches = conn.execute(select(schema.branches)).all()
+        ids = {(c.repo_id, c.id): c for c in commits}
+        for b in branches:
+            where = f"{repos[b.repo_id]}@{b.name}"
+            head = ids.get((b.repo_id, b.head)) if b.head else None
+            if b.head and head is None:
+                yield FsckProblem(where, f"branch head {b.head} does not exist")
+            elif head is not None and head.finished_at is None:
+                yield FsckProblem(where, f"branch head {b.head} is not finished")
+        for c in commits:
+            where = f"{repos.get(c.repo_id, '?')}@{c.id}"
+            if c.parent and (c.repo_id, c.parent) not in ids:
+                yield FsckProblem(where, f"parent commit {c.parent} does not exist")
+            if c.tree is not None:
+                yield from self._check_dir(where, c.tree, c.size_bytes)
+        yield from self._check_objects()
+
+    def _check_dir(self, where: str, dir_id: str, size: int) -> Iterator[FsckProblem]:
+        if dir_id in self.seen_dirs:
+            return
+        self.seen_dirs.add(dir_id)
+        try:
+            entries = self.store.trees.load(dir_id)
+        except LoxoError as exc:
+            yield FsckProblem(where, f"directory {dir_id}: {exc.message}")
+            return
+        total = sum(e.size for e in entries.values())
+        if total != size:
+            yield FsckProblem(where, f"directory {dir_id} holds {total} bytes, recorded {size}")
+        for e in entries.values():
+            if e.is_dir:
+                yield from self._check_dir(f"{where}/{e.name}", e.id, e.size)
+            else:
+                yield from self._check_file(f"{where}/{e.name}", e)
+
+    def _check_file(self, where: str, e: Entry) -> Iterator[FsckProblem]:
+        if content.combine([p.id for p in e.parts]) != e.id:
+            yield FsckProblem(where, f"file id {e.id} does not match its chunks")
+        if sum(p.size for p in e.parts) != e.size:
+            yield FsckProblem(where, "file size does not match its chunks")
+        for part in e.parts:
+            if part.id in self.seen_blobs:
+                continue
+            self.seen_blobs.add(part.id)
+            try:
+                self.store.blobs.read_part(part)
+            except LoxoError as exc:
+                yield FsckProblem(where, exc.message)
+
+    def _check_objects(self) -> Iterator[FsckProblem]:
+        keys: set[str] = set()
+        for part in self.store.index.all_parts():
+            keys.add(part.key)
+            try:
+                if self.store.objects.size(part.key) < part.offset + part.length:
+                    yield FsckProblem(part.key, f"object too short for blob {part.id}")
+            except LoxoError as exc:
+                yield FsckProblem(part.key, exc.message)
+        for key in self.store.objects.list():
+            if key not in keys:
+                yield _warning(key, "unreferenced object (left by an interrupted write); harmless")
+        objects: Any = self.store.objects
+        if isinstance(objects, LocalObjectStore):
+            leftovers = sum(1 for _ in objects._tmp.iterdir())
+            if leftovers:
+                if self.fix:
+                    objects.clean_temporary()
+                yield _warning(
+                    str(objects._tmp),
+                    f"{leftovers} temporary file(s) from interrupted writes"
+                    + (" removed" if self.fix else "; loxo fsck --fix removes them"),
+                )
+
+
+def _warning(where: str, problem: str) -> FsckProblem:
+    return FsckProblem(where, problem, severity="warning")

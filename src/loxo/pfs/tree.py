@@ -1,0 +1,247 @@
+"""File trees as Merkle trees of directory blobs.
+
+A directory blob lists its entries sorted by name; a file entry carries its content id,
+size and the locations of its chunks, a directory entry its blob id and total size. A
+directory's id is the hash of its blob, so equal subtrees have equal ids: commits share
+unchanged subtrees, ``diff`` skips equal ids without reading them, and copying a whole
+directory is copying one entry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import orjson
+
+from loxo.errors import Corrupt, PathConflict
+from loxo.model.refs import FileKind
+from loxo.pfs.glob import Glob
+from loxo.storage import content
+from loxo.storage.blobs import BlobReader, BlobWriter, Part
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One name in a directory. ``parts`` is empty for directories."""
+
+    name: str
+    kind: FileKind
+    id: str
+    size: int
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind is FileKind.DIR
+
+
+Dir = dict[str, Entry]
+
+
+def encode_dir(entries: Dir) -> bytes:
+    rows: list[list[object]] = []
+    for name in sorted(entries):
+        e = entries[name]
+        if e.is_dir:
+            rows.append([name, "d", e.id, e.size])
+        else:
+            rows.append([name, "f", e.id, e.size, [p.to_list() for p in e.parts]])
+    return orjson.dumps({"v": 1, "e": rows})
+
+
+def decode_dir(data: bytes) -> Dir:
+    try:
+        rows = orjson.loads(data)["e"]
+        out: Dir = {}
+        for row in rows:
+            if row[1] == "d":
+                out[row[0]] = Entry(row[0], FileKind.DIR, row[2], row[3])
+            else:
+                parts = tuple(Part.from_list(p) for p in row[4])
+                out[row[0]] = Entry(row[0], FileKind.FILE, row[2], row[3], parts)
+        return out
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise Corrupt(f"directory blob is malformed: {exc}") from None
+
+
+def root_entry(tree: str | None, size: int = 0) -> Entry | None:
+    return None if tree is None else Entry("", FileKind.DIR, tree, size)
+
+
+class TreeReader:
+    """Reads directories (cached; they are immutable) and answers path questions."""
+
+    def __init__(self, blobs: BlobReader, cache_size: int = 4096) -> None:
+        self.blobs = blobs
+        self._cache: OrderedDict[str, Dir] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    def load(self, dir_id: str) -> Dir:
+        with self._lock:
+            hit = self._cache.get(dir_id)
+            if hit is not None:
+                self._cache.move_to_end(dir_id)
+                return hit
+        entries = decode_dir(self.blobs.read(dir_id))
+        with self._lock:
+            self._cache[dir_id] = entries
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return entries
+
+    def size_of(self, tree: str | None) -> int:
+        if tree is None:
+            return 0
+        return sum(e.size for e in self.load(tree).values())
+
+    def lookup(self, tree: str | None, parts: Sequence[str]) -> Entry | None:
+        """The entry at ``parts`` (``[]`` is the root), or None."""
+        if tree is None:
+            return None
+        node = Entry("", FileKind.DIR, tree, self.size_of(tree))
+        for name in parts:
+            if not node.is_dir:
+                return None
+            found = self.load(node.id).get(name)
+            if found is None:
+                return None
+            node = found
+        return node
+
+    def children(self, entry: Entry) -> list[Entry]:
+        return [] if not entry.is_dir else [e for _, e in sorted(self.load(entry.id).items())]
+
+    def walk(self, entry: Entry, path: str) -> Iterator[tuple[str, Entry]]:
+        """Every file and directory below (and including) ``entry``, sorted, depth first."""
+        yield path, entry
+        if entry.is_dir:
+            for child in self.children(entry):
+                yield from self.walk(child, _join(path, child.name))
+
+    def glob(self, tree: str | None, pattern: Glob) -> Iterator[tuple[str, Entry]]:
+        """Entries matching ``pattern``, in path order."""
+        root = root_entry(tree, self.size_of(tree))
+        if root is None:
+            return
+        if pattern.recursive:
+            for path, entry in self.walk(root, "/"):
+                if path != "/" and pattern.match(path):
+                    yield path, entry
+            return
+        yield from self._glob_level(root, "/", pattern, 0)
+
+    def _glob_level(
+        self, entry: Entry, path: str, pattern: Glob, depth: int
+    ) -> Iterator[tuple[str, Entry]]:
+        if depth == len(pattern.parts):
+            yield path, entry
+            return
+        for child in self.children(entry):
+            if pattern.match_part(depth, child.name):
+                yield from self._glob_level(child, _join(path, child.name), pattern, depth + 1)
+
+    def diff(
+        self, new: Entry | None, old: Entry | None, path: str
+    ) -> Iterator[tuple[str, Entry | None, Entry | None]]:
+        """Files that differ between two entries: ``(path, new, old)``; equal ids are skipped."""
+        if new is not None and old is not None and new.id == old.id:
+            return
+        if (new is None or not new.is_dir) and (old is None or not old.is_dir):
+            yield path, new, old
+            return
+        new_kids = {e.name: e for e in self.children(new)} if new and new.is_dir else {}
+        old_kids = {e.name: e for e in self.children(old)} if old and old.is_dir else {}
+        if new is not None and not new.is_dir:
+            yield path, new, None
+        if old is not None and not old.is_dir:
+            yield path, None, old
+        for name in sorted(new_kids.keys() | old_kids.keys()):
+            yield from self.diff(new_kids.get(name), old_kids.get(name), _join(path, name))
+
+
+def _join(base: str, name: str) -> str:
+    return base + name if base.endswith("/") else f"{base}/{name}"
+
+
+# -- changing trees -------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One edit: put an entry (file or whole directory), append to a file, or delete."""
+
+    parts: tuple[str, ...]
+    op: str  # "put" | "append" | "delete"
+    entry: Entry | None = None
+
+
+def apply_changes(
+    reader: TreeReader, tree: str | None, changes: Sequence[Change], writer: BlobWriter | None
+) -> tuple[str | None, int]:
+    """Apply edits in order to ``tree``; returns the new root id and total size.
+
+    With ``writer=None`` nothing is stored: a dry run that raises ``PathConflict`` early.
+    """
+    root = root_entry(tree, 0)
+    new = _apply(reader, root, changes, writer, "")
+    if new is None:
+        return None, 0
+    return new.id, new.size
+
+
+def _apply(
+    reader: TreeReader, node: Entry | None, changes: Sequence[Change],
+    writer: BlobWriter | None, path: str,
+) -> Entry | None:
+    entries: Dir = dict(reader.load(node.id)) if node is not None else {}
+    i = 0
+    while i < len(changes):
+        ch = changes[i]
+        name = ch.parts[0]
+        if len(ch.parts) > 1:
+            j = i
+            while j < len(changes) and len(changes[j].parts) > 1 and changes[j].parts[0] == name:
+                j += 1
+            current = entries.get(name)
+            if current is not None and not current.is_dir:
+                raise PathConflict(
+                    f"{path}/{name} is a file; cannot write {path}/{'/'.join(ch.parts)} below it"
+                )
+            batch = [replace(c, parts=c.parts[1:]) for c in changes[i:j]]
+            child = _apply(reader, current, batch, writer, f"{path}/{name}")
+            _set(entries, name, child)
+            i = j
+            continue
+        _set(entries, name, _edit(entries.get(name), ch, f"{path}/{name}"))
+        i += 1
+    if not entries:
+        return None
+    # A dry run only looks for conflicts, so it need not encode or hash anything.
+    dir_id = writer.add(encode_dir(entries)) if writer is not None else ""
+    return Entry(node.name if node else "", FileKind.DIR, dir_id, sum(e.size for e in entries.values()))
+
+
+def _set(entries: Dir, name: str, entry: Entry | None) -> None:
+    if entry is None:
+        entries.pop(name, None)
+    else:
+        entries[name] = replace(entry, name=name) if entry.name != name else entry
+
+
+def _edit(current: Entry | None, ch: Change, path: str) -> Entry | None:
+    if ch.op == "delete":
+        return None
+    assert ch.entry is not None
+    if ch.op == "append" and current is not None:
+        if current.is_dir:
+            raise PathConflict(f"{path} is a directory; cannot append to it")
+        parts = current.parts + ch.entry.parts
+        return Entry(
+            current.name, FileKind.FILE, content.combine([p.id for p in parts]),
+            current.size + ch.entry.size, parts,
+        )
+    if current is not None and current.is_dir and not ch.entry.is_dir:
+        raise PathConflict(f"{path} is a directory; cannot put a file there")
+    return ch.entry

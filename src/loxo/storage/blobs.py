@@ -1,0 +1,274 @@
+"""Blobs: content-addressed byte strings stored in an ``ObjectStore``.
+
+A blob (a chunk of a big file, a whole small file, a directory listing) is stored once,
+found by its id through a ``BlobIndex``. Blobs of at least ``PACK_BELOW`` bytes become
+objects of their own (``chunks/ab/<hex>``); smaller ones are appended to a pack
+(``packs/<uuid>``) so that 100,000 tiny files make a handful of objects.
+
+Crash safety: objects are written before the index learns about them, and the index
+before any commit refers to them, so a killed writer leaves only unreferenced objects.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO, Protocol
+
+from loxo.errors import Corrupt, ObjectMissing
+from loxo.storage import content
+from loxo.storage.objects import ObjectStore
+
+PACK_BELOW = content.CHUNK_MIN
+PACK_TARGET = 32 << 20
+_LOOKUP_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Where one blob lives: ``length`` stored bytes at ``offset`` of object ``key``."""
+
+    id: str
+    key: str
+    offset: int
+    length: int
+    size: int
+    codec: int
+
+    def to_list(self) -> list[object]:
+        return [self.id, self.key, self.offset, self.length, self.size, self.codec]
+
+    @staticmethod
+    def from_list(raw: Sequence[object]) -> Part:
+        bid, key, offset, length, size, codec = raw
+        return Part(str(bid), str(key), int(offset), int(length), int(size), int(codec))  # type: ignore[call-overload]
+
+
+class BlobIndex(Protocol):
+    """Blob id to location. Implemented in the metadata DB and in memory."""
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, Part]:
+        """Locations of those ``ids`` that are stored; unknown ids are left out."""
+
+    def add(self, parts: Sequence[Part]) -> None:
+        """Record locations; ids already present keep their first location."""
+
+    def all_parts(self) -> Iterator[Part]:
+        """Every recorded location (for fsck)."""
+
+
+class MemoryBlobIndex:
+    """In-memory ``BlobIndex``, for tests and throw-away stores."""
+
+    def __init__(self) -> None:
+        self._parts: dict[str, Part] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, Part]:
+        return {i: self._parts[i] for i in ids if i in self._parts}
+
+    def add(self, parts: Sequence[Part]) -> None:
+        with self._lock:
+            for p in parts:
+                self._parts.setdefault(p.id, p)
+
+    def all_parts(self) -> Iterator[Part]:
+        return iter(list(self._parts.values()))
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """What a writer made of one file: its id, size and chunk ids in order."""
+
+    id: str
+    size: int
+    chunks: tuple[str, ...]
+
+
+def _chunk_key(blob_id: str) -> str:
+    hexpart = blob_id.removeprefix(content.PREFIX)
+    return f"chunks/{hexpart[:2]}/{hexpart}"
+
+
+class BlobWriter:
+    """Stores blobs for one operation; call ``flush`` before using their locations.
+
+    Safe to call from several threads at once (parallel uploads share one writer).
+    """
+
+    def __init__(self, objects: ObjectStore, index: BlobIndex) -> None:
+        self.objects = objects
+        self.index = index
+        self._lock = threading.Lock()
+        self._known: dict[str, Part] = {}
+        self._pending: dict[str, tuple[bytes | memoryview, int, int]] = {}
+        self._pending_bytes = 0
+        self.bytes_written = 0
+
+    # -- adding ----------------------------------------------------------------------
+    def add(self, data: bytes | memoryview) -> str:
+        """Store one blob; returns its id."""
+        blob_id = content.digest(data)
+        with self._lock:
+            if blob_id in self._known or blob_id in self._pending:
+                return blob_id
+        if len(data) >= PACK_BELOW:
+            self._store_alone(blob_id, data)
+        else:
+            stored, codec = content.compress(data)
+            with self._lock:
+                if blob_id not in self._pending:
+                    self._pending[blob_id] = (bytes(stored), codec, len(data))
+                    self._pending_bytes += len(stored)
+                full = self._pending_bytes >= PACK_TARGET
+            if full:
+                self._flush_pack()
+        return blob_id
+
+    def _store_alone(self, blob_id: str, data: bytes | memoryview) -> None:
+        found = self.index.lookup([blob_id]).get(blob_id)
+        if found is None:
+            stored, codec = content.compress(data)
+            key = _chunk_key(blob_id)
+            self.objects.put(key, stored)
+            found = Part(blob_id, key, 0, len(stored), len(data), codec)
+            self.index.add([found])
+            with self._lock:
+                self.bytes_written += len(stored)
+        with self._lock:
+            self._known[blob_id] = found
+
+    def add_chunks(self, chunks: Iterable[bytes | memoryview]) -> Content:
+        ids: list[str] = []
+        size = 0
+        for chunk in chunks:
+            ids.append(self.add(chunk))
+            size += len(chunk)
+        if not ids:
+            ids.append(self.add(b""))
+        return Content(content.combine(ids), size, tuple(ids))
+
+    def add_bytes(self, data: bytes | memoryview) -> Content:
+        """A whole file given in memory."""
+        if len(data) <= content.SINGLE_BLOB_MAX:
+            return self.add_chunks([data])
+        return self.add_chunks(_cut_buf(data))
+
+    def add_path(self, path: str, size: int) -> Content:
+        """A whole file on local disk (``size`` as stat reported it)."""
+        if size <= content.SINGLE_BLOB_MAX:
+            with open(path, "rb") as f:
+                return self.add_chunks([f.read()])
+        return self.add_chunks(content.cut_file(path))
+
+    def add_stream(self, stream: BinaryIO) -> Content:
+        """A whole file read from a binary stream until EOF."""
+        first = stream.read(content.SINGLE_BLOB_MAX + 1)
+        if len(first) <= content.SINGLE_BLOB_MAX:
+            return self.add_chunks([first])
+        return self.add_chunks(content.cut_stream(_Prefixed(first, stream)))  # type: ignore[arg-type]
+
+    # -- finishing -------------------------------------------------------------------
+    def _flush_pack(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            self._pending_bytes = 0
+        if not pending:
+            return
+        ids = list(pending)
+        existing: dict[str, Part] = {}
+        for start in range(0, len(ids), _LOOKUP_BATCH):
+            existing.update(self.index.lookup(ids[start : start + _LOOKUP_BATCH]))
+        key = f"packs/{uuid.uuid4().hex}"
+        pieces: list[bytes] = []
+        parts: list[Part] = []
+        offset = 0
+        for blob_id, (stored, codec, size) in pending.items():
+            if blob_id in existing:
+                continue
+            pieces.append(stored)  # type: ignore[arg-type]
+            parts.append(Part(blob_id, key, offset, len(stored), size, codec))
+            offset += len(stored)
+        if pieces:
+            self.objects.put(key, b"".join(pieces))
+            self.index.add(parts)
+        with self._lock:
+            self.bytes_written += offset
+            self._known.update(existing)
+            self._known.update((p.id, p) for p in parts)
+
+    def flush(self) -> None:
+        """Write what is still buffered; afterwards ``part`` answers for every id added."""
+        self._flush_pack()
+
+    def part(self, blob_id: str) -> Part:
+        """Location of a blob added (and flushed) through this writer."""
+        return self._known[blob_id]
+
+    def parts(self, blob_ids: Iterable[str]) -> tuple[Part, ...]:
+        return tuple(self._known[b] for b in blob_ids)
+
+
+def _cut_buf(data: bytes | memoryview) -> Iterator[memoryview]:
+    for chunk in content.CHUNKER.cut_buf(data):
+        yield memoryview(chunk.data)
+
+
+class _Prefixed:
+    """A stream that first replays ``head`` and then reads from ``rest``."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head = memoryview(head)
+        self.rest = rest
+
+    def readinto(self, buf: memoryview | bytearray) -> int:
+        if self.head:
+            n = min(len(buf), len(self.head))
+            buf[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        return self.rest.readinto(buf)  # type: ignore[attr-defined, no-any-return]
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            if n < 0:
+                out = bytes(self.head) + self.rest.read()
+                self.head = memoryview(b"")
+                return out
+            take = bytes(self.head[:n])
+            self.head = self.head[n:]
+            return take
+        return self.rest.read(n)
+
+
+class BlobReader:
+    """Reads blobs back and checks every one against its id."""
+
+    def __init__(self, objects: ObjectStore, index: BlobIndex) -> None:
+        self.objects = objects
+        self.index = index
+
+    def read_part(self, part: Part, *, verify: bool = True) -> bytes:
+        if part.offset == 0 and part.key.startswith("chunks/"):
+            stored = self.objects.get(part.key)
+        else:
+            stored = self.objects.get_range(part.key, part.offset, part.length)
+        if len(stored) != part.length:
+            raise Corrupt(f"object {part.key} is truncated: blob {part.id} cut short")
+        data = content.decompress(stored, part.codec, part.size)
+        if verify and content.digest(data) != part.id:
+            raise Corrupt(f"blob {part.id} in {part.key} does not match its hash")
+        return data
+
+    def read(self, blob_id: str) -> bytes:
+        """A blob by id, located through the index."""
+        part = self.index.lookup([blob_id]).get(blob_id)
+        if part is None:
+            raise ObjectMissing(f"blob {blob_id} is not in the index")
+        return self.read_part(part)
+
+    def read_parts(self, parts: Iterable[Part]) -> Iterator[bytes]:
+        for part in parts:
+            yield self.read_part(part)

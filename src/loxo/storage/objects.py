@@ -1,0 +1,173 @@
+"""Object stores: immutable bytes under string keys.
+
+One small interface (``ObjectStore``) with a local-directory backend (the embedded
+default) and an in-memory twin. An object is visible only once complete: the local
+backend writes a temporary file and renames it into place, so a killed writer leaves at
+most an orphaned temporary file, never half an object under a real key.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from loxo.errors import InvalidArgument, ObjectMissing
+
+_TMP = ".tmp"
+
+
+class ObjectStore(Protocol):
+    """Immutable objects keyed by strings such as ``chunks/ab/abcd...``."""
+
+    def put(self, key: str, data: bytes | memoryview) -> None:
+        """Store ``data`` under ``key`` atomically (readers see all of it or nothing)."""
+
+    def get(self, key: str) -> bytes:
+        """The whole object; ``ObjectMissing`` if absent."""
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        """``length`` bytes from ``offset``; ``ObjectMissing`` if absent."""
+
+    def exists(self, key: str) -> bool: ...
+
+    def size(self, key: str) -> int:
+        """Size in bytes; ``ObjectMissing`` if absent."""
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; absent keys are ignored."""
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        """Every key starting with ``prefix``, in no particular order."""
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or any(p in ("", ".", "..") or p.startswith(_TMP) for p in parts):
+        raise InvalidArgument(f"invalid object key {key!r}")
+    return key
+
+
+class LocalObjectStore:
+    """Objects as files under a directory (the embedded default)."""
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
+        self.root = Path(root)
+        self.fsync = fsync
+        self._tmp = self.root / _TMP
+        self._tmp.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        return self.root / _check_key(key)
+
+    def put(self, key: str, data: bytes | memoryview) -> None:
+        target = self._path(key)
+        tmp = self._tmp / uuid.uuid4().hex
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if self.fsync:
+                f.flush()
+                os.fsync(f.fileno())
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(tmp, target)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {key} is missing from {self.root}") from None
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(offset)
+                return f.read(length)
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {key} is missing from {self.root}") from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise ObjectMissing(f"object {key} is missing from {self.root}") from None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [d for d in dirnames if not d.startswith(_TMP)]
+            rel = os.path.relpath(dirpath, self.root)
+            base = "" if rel == "." else rel.replace(os.sep, "/") + "/"
+            for name in filenames:
+                key = base + name
+                if key.startswith(prefix):
+                    yield key
+
+    def clean_temporary(self) -> int:
+        """Remove temporary files left by killed writers; returns how many."""
+        removed = 0
+        for path in self._tmp.iterdir():
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+
+class MemoryObjectStore:
+    """In-memory twin of ``LocalObjectStore``, for tests."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def put(self, key: str, data: bytes | memoryview) -> None:
+        blob = bytes(data)
+        with self._lock:
+            self._data[_check_key(key)] = blob
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._data[key]
+        except KeyError:
+            raise ObjectMissing(f"object {key} is missing from memory") from None
+
+    def get_range(self, key: str, offset: int, length: int) -> bytes:
+        return self.get(key)[offset : offset + length]
+
+    def exists(self, key: str) -> bool:
+        return key in self._data
+
+    def size(self, key: str) -> int:
+        return len(self.get(key))
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+    def list(self, prefix: str = "") -> Iterator[str]:
+        with self._lock:
+            keys = list(self._data)
+        return (k for k in keys if k.startswith(prefix))
+
+
+def open_object_store(url: str) -> ObjectStore:
+    """An object store from a URL: a plain path or ``file://`` (local), ``memory://``."""
+    if url.startswith("memory://"):
+        return MemoryObjectStore()
+    if url.startswith("file://"):
+        return LocalObjectStore(url.removeprefix("file://"))
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise InvalidArgument(
+            f"object store scheme {scheme!r} is not supported here; use a directory path"
+        )
+    return LocalObjectStore(url)
