@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from loxo.client import sources as src
 from loxo.errors import InvalidArgument
 from loxo.model.address import normalize_path, parse_branch, parse_commit, parse_file
 from loxo.model.refs import (
@@ -25,7 +26,6 @@ from loxo.model.refs import (
     FsckProblem,
     RepoInfo,
 )
-from loxo.client import sources as src
 from loxo.pfs import Pfs, Progress, Source
 
 DEFAULT_HOME = ".loxo"

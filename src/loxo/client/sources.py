@@ -91,7 +91,7 @@ def url_name(url: str) -> str:
 def untar_sources(dest: str, tar_path: str, spool: Spool) -> Iterator[Source]:
     """Every regular file of a .tar / .tar.gz / .tgz, under ``dest``; unsafe names refused."""
     try:
-        archive = tarfile.open(tar_path, "r:*")
+        archive = tarfile.open(tar_path, "r:*")  # noqa: SIM115 - closed by the with below
     except (tarfile.TarError, OSError) as exc:
         raise SourceError(f"cannot read tar archive {tar_path}: {exc}") from None
     with archive:

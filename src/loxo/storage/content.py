@@ -76,7 +76,7 @@ def _zstd() -> tuple[zstandard.ZstdCompressor, zstandard.ZstdCompressor]:
     if pair is None:
         pair = (zstandard.ZstdCompressor(level=1), zstandard.ZstdCompressor(level=3))
         _local.pair = pair
-    return pair  # type: ignore[no-any-return]
+    return pair
 
 
 def compress(data: bytes | memoryview) -> tuple[bytes | memoryview, int]:
