@@ -96,7 +96,10 @@ def _rewrite(spec: Legacy, rest: Sequence[str]) -> list[str]:
             if token in spec.values and i < len(rest):
                 options.append(rest[i])
                 i += 1
-    return [*_addresses(spec.shape, positionals), *options]
+    addresses = _addresses(spec.shape, positionals)
+    if any(a.startswith("-") for a in addresses):  # keep them positional after the options
+        return [*options, "--", *addresses]
+    return [*addresses, *options]
 
 
 def _addresses(shape: tuple[int, ...], positionals: list[str]) -> list[str]:
