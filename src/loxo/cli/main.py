@@ -24,8 +24,13 @@ EXIT_INTERRUPTED = 130
 
 
 def _fail(message: str, code: int = EXIT_ERROR) -> NoReturn:
-    warn(message)
+    warn(one_line(message))
     raise typer.Exit(code)
+
+
+def one_line(message: str) -> str:
+    """A message folded onto one line, so every failure is exactly one line on stderr."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
 
 
 class LoxoGroup(TyperGroup):
