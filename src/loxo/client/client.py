@@ -27,6 +27,7 @@ from loxo.model.refs import (
     RepoInfo,
 )
 from loxo.pfs import Pfs, Progress, Source
+from loxo.pfs.files import gc_paused
 
 DEFAULT_HOME = ".loxo"
 CommitLike = str | Commit
@@ -213,7 +214,7 @@ class Client:
         parallelism: int = 8,
     ) -> CommitInfo:
         """Put ``(destination, local path or URL)`` pairs, all in one commit."""
-        with src.Spool() as spool:
+        with src.Spool() as spool, gc_paused():
             sources: list[Source] = []
             for dest, where in items:
                 if dest == "/" and not untar:  # no path given: keep the source's own name

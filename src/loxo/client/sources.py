@@ -11,7 +11,7 @@ import shutil
 import tarfile
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from loxo.errors import InvalidPath, SourceError
 from loxo.model.address import join_path, normalize_path
@@ -48,22 +48,29 @@ class Spool:
 
 
 def local_sources(dest: str, local: str, recursive: bool) -> Iterator[Source]:
-    """A local file, or with ``recursive`` every file under a local directory."""
+    """A local file, or with ``recursive`` every file under a local directory (sorted)."""
     if os.path.isdir(local):
         if not recursive:
             raise SourceError(f"{local} is a directory; pass -r to put it recursively")
-        base = Path(local)
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames.sort()
-            rel = Path(dirpath).relative_to(base)
-            for name in sorted(filenames):
-                full = os.path.join(dirpath, name)
-                if os.path.isfile(full):
-                    yield Source(join_path(dest, *rel.parts, name), local=full)
+        yield from _walk(normalize_path(dest), local)
         return
     if not os.path.exists(local):
         raise SourceError(f"{local}: no such file or directory")
     yield Source(normalize_path(dest), local=local)
+
+
+def _walk(dest: str, directory: str) -> Iterator[Source]:
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise SourceError(f"cannot list {directory}: {exc.strerror}") from None
+    prefix = dest.rstrip("/") + "/"
+    for entry in entries:
+        if entry.is_dir():
+            yield from _walk(prefix + entry.name, entry.path)
+        elif entry.is_file():
+            yield Source(normalize_path(prefix + entry.name), local=entry.path, size=entry.stat().st_size)
 
 
 def download(url: str, spool: Spool) -> str:

@@ -117,11 +117,7 @@ class CommitOps:
         delay = 0.02
         while True:
             with self.store.db.read() as conn:
-                target = find_target(conn, ref) if ref.ancestors == 0 and ref.nth is None else None
-                if target is None or target.commit_pk is None:
-                    _, row = resolve(conn, ref)
-                else:
-                    row = conn.execute(C.select().where(C.c.pk == target.commit_pk)).one()
+                row = _named_row(conn, ref)
                 if row.finished_at is not None:
                     return commit_info(conn, ref.repo, row)
             if deadline is not None and time.monotonic() > deadline:
@@ -132,12 +128,7 @@ class CommitOps:
     def delete_commit(self, ref: Commit) -> None:
         """Delete a branch head (or an open commit) with no children; the branch moves back."""
         with self.store.db.write() as conn:
-            target = find_target(conn, ref) if ref.ancestors == 0 and ref.nth is None else None
-            if target is not None and target.commit_pk is not None:
-                row = conn.execute(C.select().where(C.c.pk == target.commit_pk)).one()
-            else:
-                _, row = resolve(conn, ref)
-            _delete_one(conn, ref.repo, row)
+            _delete_one(conn, ref.repo, _named_row(conn, ref))
 
     def squash_commit(self, ref: Commit) -> None:
         """Remove a finished, non-head commit; its children keep their full content."""
@@ -166,6 +157,18 @@ class CommitOps:
         with self.store.db.write() as conn:
             for repo, row in _set_rows(conn, commit_id):
                 _squash_one(conn, repo, row)
+
+
+def _named_row(conn: Connection, ref: Commit) -> Row[Any]:
+    """The commit ``ref`` names: a branch's open commit if it has one, else as resolved."""
+    if ref.ancestors == 0 and ref.nth is None:
+        try:
+            target = find_target(conn, ref)
+        except CommitFinished:  # a finished commit named by its id
+            target = None
+        if target is not None and target.commit_pk is not None:
+            return conn.execute(C.select().where(C.c.pk == target.commit_pk)).one()
+    return resolve(conn, ref)[1]
 
 
 def _set_rows(conn: Connection, commit_id: str) -> list[tuple[str, Row[Any]]]:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -16,12 +18,12 @@ from loxo.pfs.lookup import resolve
 from loxo.pfs.store import Store
 from loxo.pfs.tree import Change, Entry, root_entry
 from loxo.pfs.writes import find_target, write_changes
-from loxo.storage.blobs import BlobWriter, Content
+from loxo.storage.blobs import BlobWriter, Content, Part
+from loxo.storage.content import SINGLE_BLOB_MAX
 
 Progress = Callable[[int, int], None]
 """Called with (bytes, files) just stored, from any thread."""
 
-_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Source:
     local: str | None = None
     data: bytes | None = None
     stream: BinaryIO | None = None
+    size: int | None = None  # of a local file, if the caller already knows it
 
 
 def _dest(path: str) -> tuple[str, ...]:
@@ -58,12 +61,16 @@ class FileOps:
         if not sources:
             raise InvalidArgument("nothing to put: no files given")
         op = "append" if append else "put"
-        dests = [_dest(s.path) for s in sources]
+        # By destination, so each directory is rebuilt once, not once per interleaved run
+        # of its files (stable: a path given twice keeps its order).
+        keyed = sorted(((_dest(s.path), i) for i, s in enumerate(sources)))
+        dests = [d for d, _ in keyed]
+        sources = [sources[i] for _, i in keyed]
         sizes = [_check_source(s) for s in sources]
-        placeholder = Entry("", FileKind.FILE, "", 0)
-        plan = [Change(d, op, placeholder) for d in dests]
+        plan = [Change(d, op, Entry(d[-1], FileKind.FILE, "", 0)) for d in dests]
 
-        def produce(writer: BlobWriter) -> list[Change]:
+        def produce(writer: BlobWriter, base: str | None) -> list[Change]:
+            writer.seed(self._parts_near(base, dests))
             contents = _store_all(writer, sources, sizes, progress, parallelism)
             writer.flush()  # chunk locations are final only after the last pack is written
             return [
@@ -71,7 +78,16 @@ class FileOps:
                 for d, c in zip(dests, contents, strict=True)
             ]
 
-        return write_changes(self.store, ref, plan, produce, description)
+        with gc_paused():
+            return write_changes(self.store, ref, plan, produce, description)
+
+    def _parts_near(self, base: str | None, dests: Sequence[tuple[str, ...]]) -> Iterator[Part]:
+        """Chunks of the files already in the destination directories (for dedup)."""
+        for parent in {d[:-1] for d in dests}:
+            entry = self.store.trees.lookup(base, parent)
+            if entry is not None and entry.is_dir:
+                for child in self.store.trees.load(entry.id).values():
+                    yield from child.parts
 
     def delete_file(self, ref: Commit, paths: Sequence[str]) -> CommitInfo:
         """Delete files or whole directories; missing paths are an error."""
@@ -85,7 +101,7 @@ class FileOps:
             if self.store.trees.lookup(base, parts) is None:
                 raise FileNotFound(f"{ref}:{normalize_path(path)} not found")
             changes.append(Change(parts, "delete"))
-        return write_changes(self.store, ref, changes, lambda _w: changes)
+        return write_changes(self.store, ref, changes, lambda _w, _b: changes)
 
     def copy_file(self, src: File, dst: File, *, append: bool = False) -> CommitInfo:
         """Copy a file or a whole directory (by reference: no data is copied)."""
@@ -94,7 +110,7 @@ class FileOps:
         if entry.is_dir and append:
             raise InvalidArgument("cannot append a directory; copy it without --append")
         change = Change(parts, "append" if append else "put", entry)
-        return write_changes(self.store, dst.commit, [change], lambda _w: [change])
+        return write_changes(self.store, dst.commit, [change], lambda _w, _b: [change])
 
     # -- reading ---------------------------------------------------------------------
     def _commit_tree(self, ref: Commit) -> tuple[str, str | None]:
@@ -198,6 +214,22 @@ class FileOps:
                 yield path, _info(ref.commit.repo, commit_id, path, e), self.store.blobs.read_parts(e.parts)
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector during bulk work.
+
+    Ingesting 200,000 files allocates millions of acyclic objects; the collector's
+    repeated full scans of them cost a quarter of the time and free nothing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _join(base: str, name: str) -> str:
     return base + name if base.endswith("/") else f"{base}/{name}"
 
@@ -212,6 +244,8 @@ def _check_source(s: Source) -> int:
         raise InvalidArgument(f"source for {s.path} must be exactly one of file, bytes, stream")
     if s.local is None:
         return len(s.data) if s.data is not None else 0
+    if s.size is not None:  # the caller walked the directory; a vanished file fails on read
+        return s.size
     try:
         st = os.stat(s.local)
     except OSError as exc:
@@ -237,19 +271,31 @@ def _store_all(
     writer: BlobWriter, sources: Sequence[Source], sizes: Sequence[int],
     progress: Progress | None, parallelism: int,
 ) -> list[Content]:
-    """Store every source; local files in parallel threads, in batches to keep overhead low."""
+    """Store every source, in order of ``sources``.
 
-    def run(lo: int, hi: int) -> list[Content]:
-        out = []
-        for i in range(lo, hi):
-            out.append(_store_one(writer, sources[i], sizes[i]))
-            if progress is not None:
-                progress(sizes[i] or out[-1].size, 1)
-        return out
+    Big local files go to a thread pool (reading, hashing and compressing them release
+    the GIL); small ones are stored in this thread meanwhile, because for them the
+    Python bookkeeping dominates and threads only add contention (measured: 10,000
+    files of 4 KiB took 0.83 s in one thread, 1.1-1.6 s with two).
+    """
+    out: list[Content | None] = [None] * len(sources)
 
-    n = len(sources)
-    if n < _BATCH or parallelism <= 1 or any(s.stream is not None for s in sources):
-        return run(0, n)
-    with ThreadPoolExecutor(max_workers=parallelism) as pool:
-        futures = [pool.submit(run, lo, min(lo + _BATCH, n)) for lo in range(0, n, _BATCH)]
-        return [c for f in futures for c in f.result()]
+    def run(i: int) -> None:
+        out[i] = _store_one(writer, sources[i], sizes[i])
+        if progress is not None:
+            progress(sizes[i] or out[i].size, 1)  # type: ignore[union-attr]
+
+    big = [i for i, s in enumerate(sources) if s.local is not None and sizes[i] > SINGLE_BLOB_MAX]
+    if len(big) < 2 or parallelism <= 1:
+        for i in range(len(sources)):
+            run(i)
+    else:
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            futures = [pool.submit(run, i) for i in big]
+            taken = set(big)
+            for i in range(len(sources)):
+                if i not in taken:
+                    run(i)
+            for f in futures:
+                f.result()
+    return [c for c in out if c is not None]

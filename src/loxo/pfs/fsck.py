@@ -34,6 +34,7 @@ class _Checker:
         self.fix = fix
         self.seen_dirs: set[str] = set()
         self.seen_blobs: set[str] = set()
+        self.seen_keys: set[str] = set()
 
     def run(self) -> Iterator[FsckProblem]:
         with self.store.db.read() as conn:
@@ -80,6 +81,7 @@ class _Checker:
         if sum(p.size for p in e.parts) != e.size:
             yield FsckProblem(where, "file size does not match its chunks")
         for part in e.parts:
+            self.seen_keys.add(part.key)
             if part.id in self.seen_blobs:
                 continue
             self.seen_blobs.add(part.id)
@@ -89,7 +91,7 @@ class _Checker:
                 yield FsckProblem(where, exc.message)
 
     def _check_objects(self) -> Iterator[FsckProblem]:
-        keys: set[str] = set()
+        keys = set(self.seen_keys)
         for part in self.store.index.all_parts():
             keys.add(part.key)
             try:

@@ -32,7 +32,10 @@ class Glob:
         text = "/".join(self.parts)
         i = 0
         while i < len(text):
-            if text.startswith("**", i):
+            if text.startswith("**/", i):  # zero or more whole directories
+                out.append("(?:.*/)?")
+                i += 3
+            elif text.startswith("**", i):
                 out.append(".*")
                 i += 2
             elif text[i] == "*":

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import orjson
 
@@ -23,9 +23,11 @@ from loxo.storage import content
 from loxo.storage.blobs import BlobReader, BlobWriter, Part
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One name in a directory. ``parts`` is empty for directories."""
+class Entry(NamedTuple):
+    """One name in a directory. ``parts`` is empty for directories.
+
+    A tuple rather than a dataclass: one is made per file on every big ingest.
+    """
 
     name: str
     kind: FileKind
@@ -48,7 +50,7 @@ def encode_dir(entries: Dir) -> bytes:
         if e.is_dir:
             rows.append([name, "d", e.id, e.size])
         else:
-            rows.append([name, "f", e.id, e.size, [p.to_list() for p in e.parts]])
+            rows.append([name, "f", e.id, e.size, [list(p) for p in e.parts]])
     return orjson.dumps({"v": 1, "e": rows})
 
 
@@ -60,7 +62,7 @@ def decode_dir(data: bytes) -> Dir:
             if row[1] == "d":
                 out[row[0]] = Entry(row[0], FileKind.DIR, row[2], row[3])
             else:
-                parts = tuple(Part.from_list(p) for p in row[4])
+                parts = tuple(Part(*p) for p in row[4])
                 out[row[0]] = Entry(row[0], FileKind.FILE, row[2], row[3], parts)
         return out
     except (KeyError, IndexError, TypeError, ValueError) as exc:
@@ -168,8 +170,7 @@ def _join(base: str, name: str) -> str:
 
 
 # -- changing trees -------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     """One edit: put an entry (file or whole directory), append to a file, or delete."""
 
     parts: tuple[str, ...]
@@ -185,32 +186,56 @@ def apply_changes(
     With ``writer=None`` nothing is stored: a dry run that raises ``PathConflict`` early.
     """
     root = root_entry(tree, 0)
-    new = _apply(reader, root, changes, writer, "")
+    new = _apply(_Edits(reader, writer), root, changes, 0, "")
     if new is None:
         return None, 0
     return new.id, new.size
 
 
+class _Edits:
+    """State of one ``apply_changes``: directories made here are not readable from the
+    store until the writer flushes, so they are kept in memory for the rest of the run."""
+
+    def __init__(self, reader: TreeReader, writer: BlobWriter | None) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.made: dict[str, Dir] = {}
+
+    def load(self, node: Entry | None) -> Dir:
+        if node is None:
+            return {}
+        made = self.made.get(node.id)
+        return dict(made if made is not None else self.reader.load(node.id))
+
+    def store(self, entries: Dir) -> str:
+        if self.writer is None:  # dry run: only looking for conflicts
+            dir_id = f"dry:{len(self.made)}"
+        else:
+            dir_id = self.writer.add(encode_dir(entries), indexed=True)
+        self.made[dir_id] = entries
+        return dir_id
+
+
 def _apply(
-    reader: TreeReader, node: Entry | None, changes: Sequence[Change],
-    writer: BlobWriter | None, path: str,
+    edits: _Edits, node: Entry | None, changes: Sequence[Change], depth: int, path: str
 ) -> Entry | None:
-    entries: Dir = dict(reader.load(node.id)) if node is not None else {}
+    """Apply ``changes`` (all below ``node``, whose path components start at ``depth``)."""
+    entries = edits.load(node)
     i = 0
-    while i < len(changes):
+    n = len(changes)
+    while i < n:
         ch = changes[i]
-        name = ch.parts[0]
-        if len(ch.parts) > 1:
-            j = i
-            while j < len(changes) and len(changes[j].parts) > 1 and changes[j].parts[0] == name:
+        name = ch.parts[depth]
+        if len(ch.parts) > depth + 1:
+            j = i + 1
+            while j < n and len(changes[j].parts) > depth + 1 and changes[j].parts[depth] == name:
                 j += 1
             current = entries.get(name)
             if current is not None and not current.is_dir:
                 raise PathConflict(
-                    f"{path}/{name} is a file; cannot write {path}/{'/'.join(ch.parts)} below it"
+                    f"{path}/{name} is a file; cannot write /{'/'.join(ch.parts)} below it"
                 )
-            batch = [replace(c, parts=c.parts[1:]) for c in changes[i:j]]
-            child = _apply(reader, current, batch, writer, f"{path}/{name}")
+            child = _apply(edits, current, changes[i:j], depth + 1, f"{path}/{name}")
             _set(entries, name, child)
             i = j
             continue
@@ -218,16 +243,15 @@ def _apply(
         i += 1
     if not entries:
         return None
-    # A dry run only looks for conflicts, so it need not encode or hash anything.
-    dir_id = writer.add(encode_dir(entries)) if writer is not None else ""
-    return Entry(node.name if node else "", FileKind.DIR, dir_id, sum(e.size for e in entries.values()))
+    size = sum(e.size for e in entries.values())
+    return Entry(node.name if node else "", FileKind.DIR, edits.store(entries), size)
 
 
 def _set(entries: Dir, name: str, entry: Entry | None) -> None:
     if entry is None:
         entries.pop(name, None)
     else:
-        entries[name] = replace(entry, name=name) if entry.name != name else entry
+        entries[name] = entry._replace(name=name) if entry.name != name else entry
 
 
 def _edit(current: Entry | None, ch: Change, path: str) -> Entry | None:

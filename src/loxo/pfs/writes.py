@@ -74,15 +74,18 @@ def write_changes(
     store: Store,
     ref: Commit,
     plan: Sequence[Change],
-    produce: Callable[[BlobWriter], Sequence[Change]],
+    produce: Callable[[BlobWriter, str | None], Sequence[Change]],
     description: str = "",
 ) -> CommitInfo:
-    """Check ``plan`` for path conflicts, store content via ``produce``, then land it."""
+    """Check ``plan`` for path conflicts, store content via ``produce``, then land it.
+
+    ``produce`` gets the writer and the tree the edits start from (to skip content that
+    is already there)."""
     with store.db.read() as conn:
         target = find_target(conn, ref)
     apply_changes(store.trees, target.base_tree, plan, None)  # fail before storing anything
     writer = store.writer()
-    changes = produce(writer)
+    changes = produce(writer, target.base_tree)
     for _ in range(_MAX_RETRIES):
         tree, size = apply_changes(store.trees, target.base_tree, changes, writer)
         writer.flush()

@@ -1,9 +1,17 @@
 """Blobs: content-addressed byte strings stored in an ``ObjectStore``.
 
-A blob (a chunk of a big file, a whole small file, a directory listing) is stored once,
-found by its id through a ``BlobIndex``. Blobs of at least ``PACK_BELOW`` bytes become
-objects of their own (``chunks/ab/<hex>``); smaller ones are appended to a pack
-(``packs/<uuid>``) so that 100,000 tiny files make a handful of objects.
+A blob (a chunk of a big file, a whole small file, a directory listing) is stored once.
+Blobs of at least ``PACK_BELOW`` bytes become objects of their own (``chunks/ab/<hex>``);
+smaller ones are appended to a pack (``packs/<uuid>``) so that 100,000 tiny files make a
+handful of objects.
+
+File entries in directory blobs carry the locations (``Part``) of their chunks, so file
+content is read without any lookup. The ``BlobIndex`` (id to location) holds only what
+must be found by id: directory blobs. Big chunks need no index: their object key is
+made from their id, so an existing copy is found by asking the object store. Small file
+blobs stay out of it too, because indexing 200,000 tiny files would cost more than
+storing them; they are deduplicated within a write and against the files already at
+the destination (``seed``).
 
 Crash safety: objects are written before the index learns about them, and the index
 before any commit refers to them, so a killed writer leaves only unreferenced objects.
@@ -14,8 +22,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from loxo.errors import Corrupt, ObjectMissing
 from loxo.storage import content
@@ -26,9 +33,11 @@ PACK_TARGET = 32 << 20
 _LOOKUP_BATCH = 500
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
-    """Where one blob lives: ``length`` stored bytes at ``offset`` of object ``key``."""
+class Part(NamedTuple):
+    """Where one blob lives: ``length`` stored bytes at ``offset`` of object ``key``.
+
+    A tuple rather than a dataclass: hundreds of thousands are made per big ingest.
+    """
 
     id: str
     key: str
@@ -36,14 +45,6 @@ class Part:
     length: int
     size: int
     codec: int
-
-    def to_list(self) -> list[object]:
-        return [self.id, self.key, self.offset, self.length, self.size, self.codec]
-
-    @staticmethod
-    def from_list(raw: Sequence[object]) -> Part:
-        bid, key, offset, length, size, codec = raw
-        return Part(str(bid), str(key), int(offset), int(length), int(size), int(codec))  # type: ignore[call-overload]
 
 
 class BlobIndex(Protocol):
@@ -78,8 +79,7 @@ class MemoryBlobIndex:
         return iter(list(self._parts.values()))
 
 
-@dataclass(frozen=True, slots=True)
-class Content:
+class Content(NamedTuple):
     """What a writer made of one file: its id, size and chunk ids in order."""
 
     id: str
@@ -87,9 +87,10 @@ class Content:
     chunks: tuple[str, ...]
 
 
-def _chunk_key(blob_id: str) -> str:
+def _chunk_key(blob_id: str, codec: int) -> str:
     hexpart = blob_id.removeprefix(content.PREFIX)
-    return f"chunks/{hexpart[:2]}/{hexpart}"
+    suffix = ".zst" if codec == content.CODEC_ZSTD else ""
+    return f"chunks/{hexpart[:2]}/{hexpart}{suffix}"
 
 
 class BlobWriter:
@@ -103,44 +104,57 @@ class BlobWriter:
         self.index = index
         self._lock = threading.Lock()
         self._known: dict[str, Part] = {}
-        self._pending: dict[str, tuple[bytes | memoryview, int, int]] = {}
+        self._pending: dict[str, tuple[bytes, int, int]] = {}
         self._pending_bytes = 0
+        self._to_index: set[str] = set()
+        self._indexed: set[str] = set()
         self.bytes_written = 0
 
+    def seed(self, parts: Iterable[Part]) -> None:
+        """Make already stored blobs known, so equal content is not stored again."""
+        with self._lock:
+            for p in parts:
+                self._known.setdefault(p.id, p)
+
     # -- adding ----------------------------------------------------------------------
-    def add(self, data: bytes | memoryview) -> str:
-        """Store one blob; returns its id."""
+    def add(self, data: bytes | memoryview, *, indexed: bool = False) -> str:
+        """Store one blob; returns its id. ``indexed`` blobs can later be read by id alone."""
         blob_id = content.digest(data)
         with self._lock:
+            if indexed:
+                self._to_index.add(blob_id)
             if blob_id in self._known or blob_id in self._pending:
                 return blob_id
         if len(data) >= PACK_BELOW:
             self._store_alone(blob_id, data)
-        else:
-            stored, codec = content.compress(data)
-            with self._lock:
-                if blob_id not in self._pending:
-                    self._pending[blob_id] = (bytes(stored), codec, len(data))
-                    self._pending_bytes += len(stored)
-                full = self._pending_bytes >= PACK_TARGET
-            if full:
-                self._flush_pack()
+            return blob_id
+        stored, codec = content.compress(data)
+        with self._lock:
+            if blob_id not in self._pending:
+                self._pending[blob_id] = (bytes(stored), codec, len(data))
+                self._pending_bytes += len(stored)
+            full = self._pending_bytes >= PACK_TARGET
+        if full:
+            self._flush_pack()
         return blob_id
 
     def _store_alone(self, blob_id: str, data: bytes | memoryview) -> None:
-        found = self.index.lookup([blob_id]).get(blob_id)
-        if found is None:
-            stored, codec = content.compress(data)
-            key = _chunk_key(blob_id)
+        """A big blob as an object of its own, named by id and codec, so an existing copy
+        is found without any index: equal chunks of other files and commits are free."""
+        stored, codec = content.compress(data)
+        key = _chunk_key(blob_id, codec)
+        if self.objects.exists(key):
+            length = len(stored) if codec == content.CODEC_RAW else self.objects.size(key)
+        else:
             self.objects.put(key, stored)
-            found = Part(blob_id, key, 0, len(stored), len(data), codec)
-            self.index.add([found])
+            length = len(stored)
             with self._lock:
-                self.bytes_written += len(stored)
+                self.bytes_written += length
         with self._lock:
-            self._known[blob_id] = found
+            self._known[blob_id] = Part(blob_id, key, 0, length, len(data), codec)
 
     def add_chunks(self, chunks: Iterable[bytes | memoryview]) -> Content:
+        """A file given as its chunks, stored in order."""
         ids: list[str] = []
         size = 0
         for chunk in chunks:
@@ -150,17 +164,23 @@ class BlobWriter:
             ids.append(self.add(b""))
         return Content(content.combine(ids), size, tuple(ids))
 
+    def _add_whole(self, data: bytes | memoryview) -> Content:
+        blob_id = self.add(data)
+        return Content(blob_id, len(data), (blob_id,))
+
     def add_bytes(self, data: bytes | memoryview) -> Content:
         """A whole file given in memory."""
         if len(data) <= content.SINGLE_BLOB_MAX:
-            return self.add_chunks([data])
+            return self._add_whole(data)
         return self.add_chunks(_cut_buf(data))
 
     def add_path(self, path: str, size: int) -> Content:
         """A whole file on local disk (``size`` as stat reported it)."""
         if size <= content.SINGLE_BLOB_MAX:
             with open(path, "rb") as f:
-                return self.add_chunks([f.read()])
+                data = f.read()
+            if len(data) <= content.SINGLE_BLOB_MAX:  # it may have grown since the stat
+                return self._add_whole(data)
         return self.add_chunks(content.cut_file(path))
 
     def add_stream(self, stream: BinaryIO) -> Content:
@@ -175,12 +195,12 @@ class BlobWriter:
         with self._lock:
             pending, self._pending = self._pending, {}
             self._pending_bytes = 0
+            wanted = [i for i in pending if i in self._to_index]
         if not pending:
             return
-        ids = list(pending)
         existing: dict[str, Part] = {}
-        for start in range(0, len(ids), _LOOKUP_BATCH):
-            existing.update(self.index.lookup(ids[start : start + _LOOKUP_BATCH]))
+        for start in range(0, len(wanted), _LOOKUP_BATCH):
+            existing.update(self.index.lookup(wanted[start : start + _LOOKUP_BATCH]))
         key = f"packs/{uuid.uuid4().hex}"
         pieces: list[bytes] = []
         parts: list[Part] = []
@@ -188,20 +208,25 @@ class BlobWriter:
         for blob_id, (stored, codec, size) in pending.items():
             if blob_id in existing:
                 continue
-            pieces.append(stored)  # type: ignore[arg-type]
+            pieces.append(stored)
             parts.append(Part(blob_id, key, offset, len(stored), size, codec))
             offset += len(stored)
         if pieces:
             self.objects.put(key, b"".join(pieces))
-            self.index.add(parts)
         with self._lock:
             self.bytes_written += offset
             self._known.update(existing)
             self._known.update((p.id, p) for p in parts)
+            self._indexed.update(existing)
 
     def flush(self) -> None:
-        """Write what is still buffered; afterwards ``part`` answers for every id added."""
+        """Write what is still buffered and index what must be found by id; afterwards
+        ``part`` answers for every id added."""
         self._flush_pack()
+        with self._lock:
+            missing = [self._known[i] for i in self._to_index - self._indexed]
+            self._indexed.update(p.id for p in missing)
+        self.index.add(missing)
 
     def part(self, blob_id: str) -> Part:
         """Location of a blob added (and flushed) through this writer."""

@@ -136,7 +136,7 @@ class MemoryObjectStore:
 
     def get(self, key: str) -> bytes:
         try:
-            return self._data[key]
+            return self._data[_check_key(key)]
         except KeyError:
             raise ObjectMissing(f"object {key} is missing from memory") from None
 
@@ -144,14 +144,14 @@ class MemoryObjectStore:
         return self.get(key)[offset : offset + length]
 
     def exists(self, key: str) -> bool:
-        return key in self._data
+        return _check_key(key) in self._data
 
     def size(self, key: str) -> int:
         return len(self.get(key))
 
     def delete(self, key: str) -> None:
         with self._lock:
-            self._data.pop(key, None)
+            self._data.pop(_check_key(key), None)
 
     def list(self, prefix: str = "") -> Iterator[str]:
         with self._lock:
