@@ -37,9 +37,9 @@ def _build_command_once() -> Iterator[None]:
             built[id(app)] = build(app)
         return built[id(app)]
 
-    typer.testing._get_command = cached  # type: ignore[attr-defined]
+    setattr(typer.testing, "_get_command", cached)  # noqa: B010 - a private name, on purpose
     yield
-    typer.testing._get_command = build  # type: ignore[attr-defined]
+    setattr(typer.testing, "_get_command", build)  # noqa: B010
 
 
 @pytest.fixture
@@ -95,7 +95,15 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def process(home: Path) -> Callable[..., subprocess.CompletedProcess[bytes]]:
+def loxo_bin() -> Path:
+    """The installed console script (next to this interpreter, in the venv)."""
+    if not LOXO.exists():
+        pytest.fail(f"the loxo console script is not installed at {LOXO}")
+    return LOXO
+
+
+@pytest.fixture
+def process(home: Path, loxo_bin: Path) -> Callable[..., subprocess.CompletedProcess[bytes]]:
     """Run the installed ``loxo`` console script as a real process, on this test's store."""
 
     def invoke(
@@ -103,7 +111,7 @@ def process(home: Path) -> Callable[..., subprocess.CompletedProcess[bytes]]:
     ) -> subprocess.CompletedProcess[bytes]:
         full_env = {**os.environ, "LOXO_HOME": str(home), **(env or {})}
         return subprocess.run(
-            [str(LOXO), *args], cwd=cwd, env=full_env, input=input, capture_output=True, timeout=60
+            [str(loxo_bin), *args], cwd=cwd, env=full_env, input=input, capture_output=True, timeout=60
         )
 
     return invoke
