@@ -98,3 +98,15 @@ def test_table_is_plain_and_never_cut(capsys: pytest.CaptureFixture[str]) -> Non
     assert lines[1].split() == ["[bold]a[/]", long]  # markup printed as text, no wrapping
     assert lines[2] == "b"  # no trailing padding
     assert not any(ch in "".join(lines) for ch in "─│┃━")  # no box drawing
+
+
+def test_table_on_a_narrow_terminal_keeps_ids_whole(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")  # Rich treats the output as a terminal
+    monkeypatch.setenv("COLUMNS", "30")
+    commit_id = "0123456789abcdef0123456789abcdef"
+    print_table(["REPO", "COMMIT", "DESCRIPTION"], [["training", commit_id, "a long description"]])
+    out = capsys.readouterr().out
+    assert "\x1b[" in out  # styled, as on a terminal
+    assert commit_id in out and "a long description" in out

@@ -104,7 +104,7 @@ def list_commit(
     ctx: typer.Context,
     ref: Annotated[
         str | None,
-        typer.Argument(metavar="[REPO[@BRANCH]|ID]", help="A repo, a branch, or a global id."),
+        typer.Argument(metavar="REPO[@BRANCH]|ID", help="A repo, a branch, or a global id."),
     ] = None,
     number: Annotated[int, typer.Option("-n", "--number", help="At most this many (0: all).")] = 0,
     raw: Raw = False,

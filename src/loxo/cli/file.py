@@ -80,7 +80,7 @@ def diff_file(
     ctx: typer.Context,
     new: Annotated[str, typer.Argument(metavar="NEW", help="repo@ref[:path], the newer side.")],
     old: Annotated[
-        str | None, typer.Argument(metavar="[OLD]", help="The older side (default: NEW's parent commit).")
+        str | None, typer.Argument(metavar="OLD", help="The older side (default: NEW's parent commit).")
     ] = None,
     name_only: Annotated[
         bool, typer.Option("--name-only", help="Only the paths: + new/changed, - removed.")

@@ -93,25 +93,25 @@ def print_raw(value: Any) -> None:
 
 
 # -- text -----------------------------------------------------------------------------------
-def _console() -> Console:
-    return Console(highlight=False)
-
-
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
-    """A plain table with pachctl's column names: no boxes, bold header on a terminal."""
+    """A plain table with pachctl's column names: no boxes, bold header on a terminal.
+
+    Like pachctl's tab-aligned output it is never cut to the terminal's width: ids and
+    paths are printed whole, and a long line wraps in the terminal instead.
+    """
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for header in headers:
-        table.add_column(header, no_wrap=True, overflow="ignore")
+        table.add_column(header, no_wrap=True)
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))
-    console = _console()
-    if console.is_terminal:
-        console.print(table)
-        return
+    on_terminal = Console().is_terminal
     buffer = io.StringIO()
-    Console(file=buffer, width=_WIDE, color_system=None, highlight=False).print(table)
+    Console(
+        file=buffer, width=_WIDE, highlight=False, force_terminal=on_terminal,
+        color_system="standard" if on_terminal else None,
+    ).print(table)
     for line in buffer.getvalue().splitlines():
-        typer.echo(line.rstrip())
+        typer.echo(line.rstrip(), color=on_terminal)
 
 
 def print_fields(fields: Sequence[tuple[str, str]]) -> None:
