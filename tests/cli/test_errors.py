@@ -70,6 +70,9 @@ def _head(ok: Ok) -> str:
         (["inspect", "commit", "r@master^5"], ""),
         (["inspect", "commit", "0123456789abcdef0123456789abcdef"], "0123456789abcdef"),
         (["finish", "commit", "r@master"], "no open commit"),
+        (["delete", "repo", "nope"], "nope"),
+        (["put", "file", "r@master:/a.txt/under", "-f", "{local}"], "a.txt"),
+        (["copy", "file", "r@master:/none", "r@master:/b"], "none"),
     ],
 )
 def test_error_line_and_nothing_written(
@@ -110,6 +113,7 @@ def test_local_write_failure_is_one_line(ok: Ok, fails: Fails, tmp_path: Path) -
         ["list", "repo", "extra"],
         ["frobnicate", "repo"],
         ["create", "repo"],
+        ["put", "file", "r@master:/x", "-f", "a", "-p", "0"],
         ["put-file", "r", "master", "x", "--split", "line"],  # 1.x option loxo does not have
     ],
 )
