@@ -19,6 +19,7 @@
     │   ├── PathConflict            code "path_conflict", 409
     │   └── InUse                   code "in_use", 409
     ├── SourceError                 code "source_error", 400
+    ├── DatabaseError               code "database_error", 503
     └── Corrupt                     code "corrupt", 500
         └── ObjectMissing           code "object_missing", 500
 
@@ -134,6 +135,13 @@ class SourceError(LoxoError):
 
     code = "source_error"
     status = 400
+
+
+class DatabaseError(LoxoError):
+    """The metadata database failed (unreachable, locked too long, wrong schema)."""
+
+    code = "database_error"
+    status = 503
 
 
 class Corrupt(LoxoError):

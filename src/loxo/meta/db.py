@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.exc import OperationalError
 
-HEAD_REVISION = "0001"
+from loxo.errors import DatabaseError
+
+HEAD_REVISION = "0002"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -45,6 +48,15 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """SQLAlchemy's operational errors become ``DatabaseError``, once, here."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise DatabaseError(f"metadata database error: {exc.orig}") from exc
+
+
 class Database:
     """An engine plus read and write transactions."""
 
@@ -57,13 +69,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
+        with _translated(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One atomic write transaction: all of it lands, or none of it."""
-        with self.engine.connect() as conn:
+        with _translated(), self.engine.connect() as conn:
             conn.info["loxo_write"] = True
             try:
                 with conn.begin():
