@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from sqlalchemy import select
 
@@ -31,11 +32,15 @@ class SqlBlobIndex:
              "size": p.size, "codec": p.codec}
             for p in parts
         ]
+        stmt: Any
         if self.db.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
+            from sqlalchemy.dialects import sqlite
+
+            stmt = sqlite.insert(schema.blobs).on_conflict_do_nothing(index_elements=["id"])
         else:  # imported only when used: the PostgreSQL dialect costs 0.2 s to import
-            from sqlalchemy.dialects.postgresql import insert
-        stmt = insert(schema.blobs).on_conflict_do_nothing(index_elements=["id"])
+            from sqlalchemy.dialects import postgresql
+
+            stmt = postgresql.insert(schema.blobs).on_conflict_do_nothing(index_elements=["id"])
         with self.db.write() as conn:
             conn.execute(stmt, rows)
 
