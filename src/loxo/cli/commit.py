@@ -14,7 +14,7 @@ import typer
 
 from loxo.cli import app
 from loxo.cli.output import Raw, ago, human_size, print_fields, print_line, print_raw, print_table
-from loxo.model.address import parse_branch
+from loxo.model.address import is_global_id, parse_branch
 from loxo.model.refs import CommitInfo, CommitSetInfo
 
 Ref = Annotated[
@@ -24,14 +24,6 @@ RefOrId = Annotated[
     str, typer.Argument(metavar="REPO@REF|ID", help="A commit (repo@branch, repo@id) or a global id.")
 ]
 Message = Annotated[str | None, typer.Option("-m", "--message", "--description", help="Description.")]
-
-_HEX = frozenset("0123456789abcdef")
-
-
-def is_global_id(text: str) -> bool:
-    """A global id is 32 lowercase hex digits with no repo in front."""
-    return "@" not in text and len(text) == 32 and set(text) <= _HEX
-
 
 @app.start.command("commit")
 def start_commit(

@@ -14,7 +14,13 @@ from typing import BinaryIO
 
 from loxo.client import sources as src
 from loxo.errors import InvalidArgument
-from loxo.model.address import normalize_path, parse_branch, parse_commit, parse_file
+from loxo.model.address import (
+    is_global_id,
+    normalize_path,
+    parse_branch,
+    parse_commit,
+    parse_file,
+)
 from loxo.model.refs import (
     Branch,
     BranchInfo,
@@ -40,10 +46,6 @@ def _commit(ref: CommitLike) -> Commit:
 
 def _file(ref: FileLike) -> File:
     return ref if isinstance(ref, File) else parse_file(ref)
-
-
-def _is_global_id(text: str) -> bool:
-    return "@" not in text and len(text) == 32 and all(c in "0123456789abcdef" for c in text)
 
 
 class Client:
@@ -121,8 +123,8 @@ class Client:
         """Commits of ``repo`` or ``repo@branch``, newest first."""
         if ref is None:
             raise InvalidArgument("name a repo (or use list_commit_set for every commit set)")
-        repo, _, branch = ref.partition("@")
-        return self.pfs.list_commit(parse_commit(repo).repo, branch or None, limit)
+        commit = parse_commit(ref)
+        return self.pfs.list_commit(commit.repo, commit if "@" in ref else None, limit)
 
     def inspect_commit_set(self, commit_id: str) -> CommitSetInfo:
         return self.pfs.inspect_commit_set(commit_id)
@@ -135,14 +137,14 @@ class Client:
 
     def delete_commit(self, ref: CommitLike) -> None:
         """Delete ``repo@commit`` (a branch head), or every commit of a global id."""
-        if isinstance(ref, str) and _is_global_id(ref):
+        if isinstance(ref, str) and is_global_id(ref):
             self.pfs.delete_commit_set(ref)
         else:
             self.pfs.delete_commit(_commit(ref))
 
     def squash_commit(self, ref: CommitLike) -> None:
         """Fold ``repo@commit`` (or every commit of a global id) into its children."""
-        if isinstance(ref, str) and _is_global_id(ref):
+        if isinstance(ref, str) and is_global_id(ref):
             self.pfs.squash_commit_set(ref)
         else:
             self.pfs.squash_commit(_commit(ref))
@@ -271,9 +273,8 @@ class Client:
 
     def glob_file(self, ref: FileLike) -> list[FileInfo]:
         """``repo@branch:<pattern>``: what the glob matches."""
-        text = ref if isinstance(ref, str) else str(ref)
-        head, _, pattern = text.partition(":")
-        return self.pfs.glob_file(parse_commit(head), pattern or "/")
+        f = _file(ref)
+        return self.pfs.glob_file(f.commit, f.path)
 
     def diff_file(
         self, new: FileLike, old: FileLike | None = None

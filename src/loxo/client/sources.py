@@ -100,7 +100,8 @@ def untar_sources(dest: str, tar_path: str, spool: Spool) -> Iterator[Source]:
     try:
         archive = tarfile.open(tar_path, "r:*")  # noqa: SIM115 - closed by the with below
     except (tarfile.TarError, OSError) as exc:
-        raise SourceError(f"cannot read tar archive {tar_path}: {exc}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SourceError(f"cannot read tar archive {tar_path}: {reason}") from None
     with archive:
         for member in archive:
             if not member.isfile():

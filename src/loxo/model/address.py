@@ -131,6 +131,11 @@ def parse_file(text: str) -> File:
     return File(commit, normalize_path(path) if sep else "/")
 
 
+def is_global_id(text: str) -> bool:
+    """Is ``text`` a bare global commit id (32 hex digits, no repo)?"""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
 def format_commit(commit: Commit) -> str:
     """Inverse of ``parse_commit``."""
     text = f"{commit.repo}@{commit.ref}"

@@ -88,27 +88,26 @@ class CommitOps:
             _, row = resolve(conn, ref)
             return commit_info(conn, ref.repo, row)
 
-    def list_commit(self, repo: str, branch: str | None = None, limit: int = 0) -> list[CommitInfo]:
-        """Newest first: a branch's open commit and its history, or every commit in ``repo``."""
+    def list_commit(self, repo: str, ref: Commit | None = None, limit: int = 0) -> list[CommitInfo]:
+        """Newest first: every commit in ``repo``, or the history of ``ref`` (a branch's
+        open commit comes first)."""
         with self.store.db.read() as conn:
             r = repo_row(conn, repo)
             rows: list[Row[Any]]
-            if branch is None:
+            if ref is None:
                 query = select(C).where(C.c.repo_id == r.id).order_by(C.c.pk.desc())
                 rows = list(conn.execute(query.limit(limit) if limit else query))
-            else:
-                rows = []
-                pending = open_commit(conn, r.id, branch)
+                return [commit_info(conn, repo, row) for row in rows]
+            rows = []
+            branch = branch_row(conn, r.id, ref.ref)
+            plain_branch = branch is not None and not ref.ancestors and ref.nth is None
+            if plain_branch:
+                pending = open_commit(conn, r.id, ref.ref)
                 if pending is not None:
                     rows.append(pending)
-                b = branch_row(conn, r.id, branch)
-                if b is None:
-                    raise CommitNotFound(f"branch {repo}@{branch} not found")
-                if b.head is not None:
-                    head = commit_by_id(conn, r.id, b.head)
-                    if head is not None:
-                        rows.extend(ancestry(conn, r.id, head))
-                rows = rows[:limit] if limit else rows
+            if branch is None or branch.head is not None or not plain_branch:
+                rows.extend(ancestry(conn, r.id, resolve(conn, ref)[1]))
+            rows = rows[:limit] if limit else rows
             return [commit_info(conn, repo, row) for row in rows]
 
     def wait_commit(self, ref: Commit, timeout: float | None = None) -> CommitInfo:
