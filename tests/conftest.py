@@ -1,0 +1,41 @@
+"""Fixtures shared by every tier: a client on a fresh store, and a repo in it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import loxo
+
+
+@pytest.fixture(scope="session")
+def empty_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly created (migrated) store, copied by ``home`` so tests skip the migration."""
+    path = tmp_path_factory.mktemp("template") / "store"
+    loxo.Client(path).close()
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path, empty_store_template: Path) -> Path:
+    """Where a test's store lives: an empty store of its own."""
+    target = tmp_path / "store"
+    shutil.copytree(empty_store_template, target)
+    return target
+
+
+@pytest.fixture
+def client(home: Path) -> Iterator[loxo.Client]:
+    """A ``Client`` on an empty embedded store."""
+    with loxo.Client(home) as c:
+        yield c
+
+
+@pytest.fixture
+def repo(client: loxo.Client) -> str:
+    """The name of an empty repo, ``data``."""
+    client.create_repo("data")
+    return "data"
