@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from loxo.errors import InvalidPath, SourceError
 from loxo.model.address import join_path, normalize_path
 from loxo.pfs.files import Source
+from loxo.pfs.snapshots import walk_local
 
 _URL_SCHEMES = ("http://", "https://")
 
@@ -52,25 +53,11 @@ def local_sources(dest: str, local: str, recursive: bool) -> Iterator[Source]:
     if os.path.isdir(local):
         if not recursive:
             raise SourceError(f"{local} is a directory; pass -r to put it recursively")
-        yield from _walk(normalize_path(dest), local)
+        yield from walk_local(normalize_path(dest), local)
         return
     if not os.path.exists(local):
         raise SourceError(f"{local}: no such file or directory")
     yield Source(normalize_path(dest), local=local)
-
-
-def _walk(dest: str, directory: str) -> Iterator[Source]:
-    try:
-        with os.scandir(directory) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        raise SourceError(f"cannot list {directory}: {exc.strerror}") from None
-    prefix = dest.rstrip("/") + "/"
-    for entry in entries:
-        if entry.is_dir():
-            yield from _walk(prefix + entry.name, entry.path)
-        elif entry.is_file():
-            yield Source(normalize_path(prefix + entry.name), local=entry.path, size=entry.stat().st_size)
 
 
 def download(url: str, spool: Spool) -> str:

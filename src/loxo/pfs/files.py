@@ -255,6 +255,11 @@ def _check_source(s: Source) -> int:
     return st.st_size
 
 
+def store_sources(writer: BlobWriter, sources: Sequence[Source]) -> list[Content]:
+    """Store the content of ``sources`` (not yet flushed), in order."""
+    return _store_all(writer, sources, [_check_source(s) for s in sources], None, 8)
+
+
 def _store_one(writer: BlobWriter, s: Source, size: int) -> Content:
     if s.data is not None:
         return writer.add_bytes(s.data)

@@ -10,10 +10,26 @@ from loxo.meta.blob_index import SqlBlobIndex
 from loxo.meta.db import Database, sqlite_url
 from loxo.pfs.tree import TreeReader
 from loxo.storage.blobs import BlobIndex, BlobReader, BlobWriter
-from loxo.storage.objects import LocalObjectStore, ObjectStore
+from loxo.storage.objects import LocalObjectStore, ObjectStore, open_object_store
 
 DB_FILE = "loxo.db"
 OBJECTS_DIR = "objects"
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where a store lives, as plain text: what another process needs to open it."""
+
+    db_url: str
+    objects_url: str
+
+    @classmethod
+    def embedded(cls, home: str | os.PathLike[str]) -> StoreLocation:
+        root = Path(home).resolve()
+        return cls(sqlite_url(root / DB_FILE), str(root / OBJECTS_DIR))
+
+    def open(self) -> Store:
+        return Store.open(self.db_url, open_object_store(self.objects_url))
 
 
 @dataclass
@@ -21,6 +37,7 @@ class Store:
     db: Database
     objects: ObjectStore
     index: BlobIndex
+    location: StoreLocation | None = None
     blobs: BlobReader = field(init=False)
     trees: TreeReader = field(init=False)
 
@@ -42,8 +59,9 @@ class Store:
         """The embedded layout: ``<home>/loxo.db`` and ``<home>/objects/``."""
         root = Path(home)
         root.mkdir(parents=True, exist_ok=True)
-        objects = LocalObjectStore(root / OBJECTS_DIR)
-        return cls.open(sqlite_url(root / DB_FILE), objects)
+        store = cls.open(sqlite_url(root / DB_FILE), LocalObjectStore(root / OBJECTS_DIR))
+        store.location = StoreLocation.embedded(root)
+        return store
 
     def close(self) -> None:
         self.db.close()

@@ -1,0 +1,72 @@
+"""Local directories in and out of file trees, without commits (datum inputs/outputs)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from loxo.errors import SourceError
+from loxo.model.address import normalize_path, split_path
+from loxo.model.refs import FileKind
+from loxo.pfs.files import Source, store_sources
+from loxo.pfs.store import Store
+from loxo.pfs.tree import Change, Entry, apply_changes
+
+
+def walk_local(dest: str, directory: str) -> Iterator[Source]:
+    """Every regular file under ``directory`` (sorted; symlinks to files followed,
+    symlinked directories not entered), as sources placed under ``dest``."""
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise SourceError(f"cannot list {directory}: {exc.strerror}") from None
+    prefix = dest.rstrip("/") + "/"
+    for entry in entries:
+        if entry.is_dir(follow_symlinks=False):
+            yield from walk_local(prefix + entry.name, entry.path)
+        elif entry.is_file():
+            yield Source(normalize_path(prefix + entry.name), local=entry.path, size=entry.stat().st_size)
+
+
+def snapshot(store: Store, directory: str) -> tuple[str | None, int, list[str]]:
+    """Store every file under ``directory`` as a tree: ``(root id, bytes, file paths)``.
+
+    The tree is stored but belongs to no commit until someone puts it in one.
+    """
+    sources = list(walk_local("/", directory))
+    if not sources:
+        return None, 0, []
+    writer = store.writer()
+    contents = store_sources(writer, sources)
+    writer.flush()  # chunk locations are final only now
+    changes = [
+        Change(tuple(split_path(s.path)), "put",
+               Entry(s.path.rsplit("/", 1)[-1], FileKind.FILE, c.id, c.size, writer.parts(c.chunks)))
+        for s, c in zip(sources, contents, strict=True)
+    ]
+    tree, size = apply_changes(store.trees, None, changes, writer)
+    writer.flush()
+    return tree, size, [s.path for s in sources]
+
+
+def materialize(store: Store, tree: str | None, path: str, target: Path, empty: bool = False) -> int:
+    """Write the file or directory at ``path`` of ``tree`` under ``target`` (keeping the
+    repo-relative path); returns bytes written. ``empty`` writes every file empty."""
+    entry = store.trees.lookup(tree, split_path(path))
+    if entry is None:
+        return 0
+    written = 0
+    for sub, e in store.trees.walk(entry, normalize_path(path)):
+        local = target / sub.lstrip("/")
+        if e.is_dir:
+            local.mkdir(parents=True, exist_ok=True)
+            continue
+        local.parent.mkdir(parents=True, exist_ok=True)
+        with open(local, "wb") as out:
+            if not empty:
+                for chunk in store.blobs.read_parts(e.parts):
+                    out.write(chunk)
+                    written += len(chunk)
+    return written

@@ -1,0 +1,1 @@
+"""Running datums: materialise inputs, run user code in a sandbox, store outputs."""

@@ -1,0 +1,116 @@
+"""A worker: runs datums one after another in one long-lived sandbox.
+
+Per datum: materialise the inputs into scratch space, run the command (retried up to
+``datum_tries`` times, each try with a clean output directory), run ``err_cmd`` if it
+still fails, and store ``/pfs/out`` as a tree. User code's stdout and stderr are kept
+line by line with their timestamps.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from loxo.pfs.snapshots import materialize, snapshot
+from loxo.pfs.store import Store, StoreLocation
+from loxo.worker.sandbox import RunRequest, RunResult, Sandbox, open_sandbox
+from loxo.worker.task import DatumResult, DatumSet, DatumTask, LogLine, Transform
+
+_MAX_LOG_LINE = 8192
+
+
+class DatumWorker:
+    def __init__(self, location: StoreLocation, scratch: Path, use_sandbox: bool = True) -> None:
+        self.location = location
+        self.store: Store = location.open()
+        self.scratch = scratch
+        self.sandbox: Sandbox
+        self.sandbox, self.warning = open_sandbox(scratch, use_sandbox)
+        self._n = 0
+
+    def close(self) -> None:
+        self.sandbox.close()
+        self.store.close()
+
+    def run_set(self, work: DatumSet) -> list[DatumResult]:
+        return [self.run_datum(work, d) for d in work.datums]
+
+    def run_datum(self, work: DatumSet, datum: DatumTask) -> DatumResult:
+        self._n += 1
+        n = str(self._n)
+        inp, out, logs = (self.scratch / sub / n for sub in ("in", "out", "logs"))
+        started = time.time()
+        downloaded = 0
+        links: dict[str, str] = {"/pfs/out": str(out)}
+        for item in datum.inputs:
+            target = inp / item.name
+            target.mkdir(parents=True, exist_ok=True)
+            downloaded += materialize(self.store, item.tree, item.path, target, item.empty_files)
+            links[f"/pfs/{item.name}"] = str(target)
+        fetched = time.time()
+        logs.mkdir(parents=True, exist_ok=True)
+        ok, attempts, error, recovered = self._attempts(work.transform, datum, links, out, logs)
+        ran = time.time()
+        tree, size, files = (None, 0, []) if not ok else snapshot(self.store, str(out))
+        finished = time.time()
+        lines = _read_logs(logs)
+        for d in (inp, out, logs):
+            shutil.rmtree(d, ignore_errors=True)
+        state = "success" if ok else ("recovered" if recovered else "failed")
+        return DatumResult(
+            datum.datum_id, state, tree, size, tuple(files), error, attempts, started, finished,
+            fetched - started, ran - fetched, finished - ran, downloaded, tuple(lines),
+        )
+
+    def _attempts(
+        self, t: Transform, datum: DatumTask, links: dict[str, str], out: Path, logs: Path
+    ) -> tuple[bool, int, str, bool]:
+        """Run up to ``datum_tries`` times; ``(succeeded, tries, error, recovered)``."""
+        error = ""
+        tries = max(1, t.datum_tries)
+        for attempt in range(1, tries + 1):
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            result = self._run(t.cmd, t.stdin, t, datum, links, logs)
+            if not result.timed_out and (result.code == 0 or result.code in t.accept_return_code):
+                return True, attempt, "", False
+            error = (f"timed out after {t.datum_timeout} s" if result.timed_out
+                     else f"exited with code {result.code}")
+        recovered = False
+        if t.err_cmd:
+            res = self._run(t.err_cmd, t.err_stdin, t, datum, links, logs)
+            recovered = not res.timed_out and res.code == 0
+        return False, tries, f"{error} (tried {tries} times)", recovered
+
+    def _run(
+        self, cmd: tuple[str, ...], stdin: tuple[str, ...], t: Transform, datum: DatumTask,
+        links: dict[str, str], logs: Path,
+    ) -> RunResult:
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+        env.update(t.env)
+        env.update(_retarget(datum.env, self.sandbox.pfs_root))
+        req = RunRequest(cmd, stdin, env, links, t.working_dir, t.datum_timeout,
+                         str(logs / "stdout"), str(logs / "stderr"))
+        return self.sandbox.run(req)
+
+
+def _retarget(env: dict[str, str], root: str) -> dict[str, str]:
+    """Datum variables name ``/pfs/...``; without a sandbox they point at scratch."""
+    if root == "/pfs":
+        return env
+    return {k: (root + v.removeprefix("/pfs") if v.startswith("/pfs") else v) for k, v in env.items()}
+
+
+def _read_logs(logs: Path) -> list[LogLine]:
+    lines: list[LogLine] = []
+    for stream in ("stdout", "stderr"):
+        path = logs / stream
+        if not path.exists():
+            continue
+        stamp = path.stat().st_mtime
+        with open(path, "rb") as f:
+            for raw in f:
+                text = raw[:_MAX_LOG_LINE].decode("utf-8", "replace").rstrip("\n")
+                lines.append(LogLine(stamp, stream, text))
+    return lines

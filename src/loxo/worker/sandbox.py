@@ -1,0 +1,158 @@
+"""Sandboxes that run user code: bubblewrap where it works, else plain processes.
+
+With bubblewrap, user code sees the host's files read-only, a private ``/pfs`` (a
+tmpfs) whose entries are symlinks into the datum's scratch space (inputs read-only,
+``/pfs/out`` writable), and nothing else it can write. One sandbox lives per worker
+and runs many datums, because starting one costs 2-3 process starts (DESIGN.md).
+Without bubblewrap, commands run as plain processes; ``/pfs`` is then a scratch
+directory, found through the environment variables or ``/pfs/`` paths written in the
+command and its stdin (rewritten), but not paths built inside user code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Protocol
+
+RUNNER = Path(__file__).with_name("runner_script.py")
+_SKIP = {"proc", "dev", "sys", "pfs"}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    cmd: tuple[str, ...]
+    stdin: tuple[str, ...]
+    env: dict[str, str]
+    links: dict[str, str]  # /pfs/<name> -> scratch path
+    cwd: str | None
+    timeout: float | None
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    code: int
+    timed_out: bool
+
+
+class Sandbox(Protocol):
+    pfs_root: str
+    """Where user code finds its inputs: ``/pfs`` in a sandbox, a scratch dir without."""
+
+    def run(self, req: RunRequest) -> RunResult: ...
+
+    def close(self) -> None: ...
+
+
+class _RunnerProcess:
+    """Talks to ``runner_script.py`` started by ``argv`` (inside bwrap or not)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
+
+    def run(self, req: RunRequest) -> RunResult:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        message = {
+            "cmd": list(req.cmd), "stdin": list(req.stdin), "env": req.env,
+            "links": req.links, "cwd": req.cwd, "timeout": req.timeout,
+            "stdout": req.stdout, "stderr": req.stderr,
+        }
+        self.proc.stdin.write(json.dumps(message) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"sandbox runner exited with code {self.proc.wait()}")
+        reply = json.loads(line)
+        return RunResult(int(reply["code"]), bool(reply["timed_out"]))
+
+    def close(self) -> None:
+        stdin: IO[str] | None = self.proc.stdin
+        if stdin is not None:
+            stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class BwrapSandbox(_RunnerProcess):
+    """User code in bubblewrap: host read-only, private /pfs, writable scratch only."""
+
+    pfs_root = "/pfs"
+
+    def __init__(self, scratch: Path, bwrap: str) -> None:
+        super().__init__([*bwrap_argv(bwrap, scratch), sys.executable, "-I", str(RUNNER)])
+
+
+class PlainSandbox(_RunnerProcess):
+    """No isolation: ``/pfs`` is a directory of symlinks inside the scratch space, and
+    ``/pfs/`` written literally in the command or its stdin is pointed there too."""
+
+    def __init__(self, scratch: Path) -> None:
+        self.pfs_root = str(scratch / "pfs")
+        super().__init__([sys.executable, "-I", str(RUNNER)])
+
+    def _fix(self, text: str) -> str:
+        return self.pfs_root if text == "/pfs" else text.replace("/pfs/", self.pfs_root + "/")
+
+    def run(self, req: RunRequest) -> RunResult:
+        links = {self.pfs_root + k.removeprefix("/pfs"): v for k, v in req.links.items()}
+        fixed = RunRequest(
+            tuple(self._fix(a) for a in req.cmd), tuple(self._fix(line) for line in req.stdin),
+            req.env, links, req.cwd, req.timeout, req.stdout, req.stderr,
+        )
+        return super().run(fixed)
+
+
+def bwrap_argv(bwrap: str, scratch: Path) -> list[str]:
+    """A tmpfs root with the host's top-level directories bound read-only, plus /pfs."""
+    argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--tmpfs", "/"]
+    for entry in sorted(os.scandir("/"), key=lambda e: e.name):
+        if entry.name in _SKIP:
+            continue
+        if entry.is_symlink():
+            argv += ["--symlink", os.readlink(entry.path), entry.path]
+        elif entry.is_dir():
+            argv += ["--ro-bind", entry.path, entry.path]
+    argv += ["--dev", "/dev", "--proc", "/proc", "--dir", "/pfs", "--dir", "/tmp"]
+    argv += ["--ro-bind", str(scratch / "in"), str(scratch / "in")]
+    argv += ["--bind", str(scratch / "out"), str(scratch / "out")]
+    argv += ["--bind", str(scratch / "logs"), str(scratch / "logs")]
+    return argv
+
+
+def _bwrap_works(bwrap: str, scratch: Path) -> bool:
+    try:
+        done = subprocess.run(
+            [*bwrap_argv(bwrap, scratch), "/bin/sh", "-c", "test -d /pfs && ! touch /usr/.loxo"],
+            capture_output=True, timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def open_sandbox(scratch: Path, use_bwrap: bool = True) -> tuple[Sandbox, str | None]:
+    """The best sandbox available, and a one-line warning when it is not bubblewrap."""
+    for sub in ("in", "out", "logs"):
+        (scratch / sub).mkdir(parents=True, exist_ok=True)
+    bwrap = shutil.which("bwrap") if use_bwrap else None
+    if bwrap is not None and _bwrap_works(bwrap, scratch):
+        return BwrapSandbox(scratch, bwrap), None
+    why = "bubblewrap is not installed" if bwrap is None else "bubblewrap does not work here"
+    if not use_bwrap:
+        why = "the sandbox is turned off"
+    warning = (f"warning: {why}; user code runs unsandboxed, with /pfs paths pointed at "
+               "scratch directories")
+    return PlainSandbox(scratch), warning

@@ -1,0 +1,81 @@
+"""What a worker is asked to do: plain, picklable descriptions of datum sets.
+
+Any executor (local processes, Ray, Dask) ships these to a process that can reach the
+store, and gets ``DatumResult``s back; the job's bookkeeping stays with the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from loxo.pfs.store import StoreLocation
+
+
+@dataclass(frozen=True)
+class Transform:
+    """The part of a pipeline spec that says how to run user code."""
+
+    cmd: tuple[str, ...]
+    stdin: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    err_cmd: tuple[str, ...] = ()
+    err_stdin: tuple[str, ...] = ()
+    accept_return_code: tuple[int, ...] = ()
+    working_dir: str | None = None
+    datum_timeout: float | None = None
+    datum_tries: int = 3
+
+
+@dataclass(frozen=True)
+class TaskInput:
+    """One input of a datum: the glob match ``path`` in commit ``commit`` of ``repo``."""
+
+    name: str
+    repo: str
+    commit: str
+    tree: str | None
+    path: str
+    empty_files: bool = False
+
+
+@dataclass(frozen=True)
+class DatumTask:
+    datum_id: str
+    inputs: tuple[TaskInput, ...]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DatumSet:
+    location: StoreLocation
+    job_id: str
+    pipeline: str
+    transform: Transform
+    datums: tuple[DatumTask, ...]
+
+
+@dataclass(frozen=True)
+class LogLine:
+    ts: float
+    stream: str
+    line: str
+
+
+@dataclass(frozen=True)
+class DatumResult:
+    """How one datum went. ``state`` is "success", "failed" or "recovered"."""
+
+    datum_id: str
+    state: str
+    output_tree: str | None
+    output_size: int
+    output_files: tuple[str, ...]
+    error: str
+    attempts: int
+    started: float
+    finished: float
+    download_seconds: float
+    process_seconds: float
+    upload_seconds: float
+    download_bytes: int
+    logs: tuple[LogLine, ...]
