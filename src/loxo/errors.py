@@ -6,12 +6,16 @@
     ├── InvalidArgument             code "invalid_argument", 400
     │   ├── InvalidName             code "invalid_name", 400
     │   ├── InvalidPath             code "invalid_path", 400
-    │   └── InvalidAddress          code "invalid_address", 400
+    │   ├── InvalidAddress          code "invalid_address", 400
+    │   └── SpecError               code "invalid_spec", 400
     ├── NotFound                    code "not_found", 404
     │   ├── RepoNotFound            code "repo_not_found", 404
     │   ├── BranchNotFound          code "branch_not_found", 404
     │   ├── CommitNotFound          code "commit_not_found", 404
-    │   └── FileNotFound            code "file_not_found", 404
+    │   ├── FileNotFound            code "file_not_found", 404
+    │   ├── PipelineNotFound        code "pipeline_not_found", 404
+    │   ├── JobNotFound             code "job_not_found", 404
+    │   └── DatumNotFound           code "datum_not_found", 404
     ├── AlreadyExists               code "already_exists", 409
     ├── Conflict                    code "conflict", 409
     │   ├── CommitFinished          code "commit_finished", 409
@@ -69,6 +73,20 @@ class InvalidAddress(InvalidArgument):
     code = "invalid_address"
 
 
+class SpecError(InvalidArgument):
+    """A pipeline spec cannot be read or breaks the rules.
+
+    ``message`` lists every problem found, one per line as ``field.path: what is wrong``;
+    ``problems`` holds the same lines (empty when the error came back from a server).
+    """
+
+    code = "invalid_spec"
+
+    def __init__(self, message: str, problems: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
 class NotFound(LoxoError):
     """Something named does not exist."""
 
@@ -90,6 +108,18 @@ class CommitNotFound(NotFound):
 
 class FileNotFound(NotFound):
     code = "file_not_found"
+
+
+class PipelineNotFound(NotFound):
+    code = "pipeline_not_found"
+
+
+class JobNotFound(NotFound):
+    code = "job_not_found"
+
+
+class DatumNotFound(NotFound):
+    code = "datum_not_found"
 
 
 class AlreadyExists(LoxoError):
