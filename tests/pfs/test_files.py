@@ -132,6 +132,7 @@ def test_append(client: loxo.Client, repo: str) -> None:
     assert client.get_file(f"{repo}@master^^:/log") == b"line 1\nline 2\n"
     client.put_file(f"{repo}@master:/fresh", b"new", append=True)  # append creates
     assert client.get_file(f"{repo}@master:/fresh") == b"new"
+    assert [p for p in client.fsck() if p.severity == "error"] == []
 
 
 def test_put_many_files_in_one_commit(client: loxo.Client, repo: str, tmp_path: Path) -> None:
@@ -151,6 +152,13 @@ def test_put_many_files_in_one_commit(client: loxo.Client, repo: str, tmp_path: 
     assert files["/stream"] == b"s"
     assert sum(n for _, n in progress) == 302
     assert info.size_bytes == sum(len(v) for v in files.values())
+
+
+def test_many_small_files_make_few_objects(client: loxo.Client, repo: str) -> None:
+    client.put_files(f"{repo}@master", [loxo.Source(f"/s/{i % 7}/{i}", data=b"%d" % i) for i in range(5000)])
+    objects = list(client.pfs.store.objects.list())
+    assert len(objects) <= 4, objects
+    assert client.get_file(f"{repo}@master:/s/1/4999") == b"4999"
 
 
 def test_put_many_with_interleaved_directories(client: loxo.Client, repo: str) -> None:
@@ -677,3 +685,36 @@ def test_put_does_not_modify_or_hold_the_source(client: loxo.Client, repo: str, 
     assert client.get_file(f"{repo}@master:/f") == b"original"
     os.remove(local)
     assert client.get_file(f"{repo}@master:/f") == b"original"
+
+
+def test_put_path_recursive_in_parallel(client: loxo.Client, repo: str, tmp_path: Path) -> None:
+    src = tmp_path / "many"
+    rng = random.Random(8)
+    expected: dict[str, bytes] = {}
+    for i in range(300):
+        rel = f"g{i % 9}/file-{i:03}"
+        data = rng.randbytes(rng.randrange(0, 3000))
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+        expected[f"/many/{rel}"] = data
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def progress(nbytes: int, nfiles: int) -> None:
+        with lock:
+            seen.append(nfiles)
+
+    client.put_path(f"{repo}@master:/many", src, recursive=True, parallelism=4, progress=progress)
+    assert _files(client, f"{repo}@master") == expected
+    assert sum(seen) == 300
+
+
+def test_put_path_recursive_does_not_follow_directory_symlinks(client: loxo.Client, repo: str,
+                                                               tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "f").write_bytes(b"f")
+    (src / "sub" / "loop").symlink_to("..")  # would recurse forever if followed
+    client.put_path(f"{repo}@master:/in", src, recursive=True)
+    assert "/in/sub/f" in _files(client, f"{repo}@master")
+    assert not any("loop" in p for p in _files(client, f"{repo}@master"))

@@ -108,3 +108,13 @@ def test_repos_persist_across_clients(home: Path) -> None:
     with loxo.Client(home) as c:
         assert c.inspect_repo("kept").description == "desc"
         assert c.get_file("kept@master:/f") == b"data"
+
+
+def test_default_home_is_dot_loxo_in_the_working_directory(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with loxo.Client() as c:
+        c.create_repo("here")
+    assert (tmp_path / ".loxo").is_dir()
+    with loxo.Client(tmp_path / ".loxo") as c:
+        assert [r.name for r in c.list_repo()] == ["here"]
