@@ -94,6 +94,7 @@ pipelines = Table(
     Column("salt", String(64), nullable=False),
     Column("spec", Text, nullable=False),
     Column("spec_commit", String(64), nullable=False),
+    Column("input_repos", Text, nullable=False),  # JSON list of the repos it reads
 )
 
 jobs = Table(

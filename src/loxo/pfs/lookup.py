@@ -104,4 +104,15 @@ def commit_info(conn: Connection, repo_name: str, row: Row[Any]) -> CommitInfo:
         finished=as_utc(row.finished_at) if row.finished_at is not None else None,
         size_bytes=row.size_bytes,
         children=children_of(conn, row.repo_id, row.id),
+        provenance=direct_provenance(conn, row.repo_id, row.id),
     )
+
+
+def direct_provenance(conn: Connection, repo_id: int, commit_id: str) -> tuple[str, ...]:
+    """``repo@id`` of every commit this one was computed from directly."""
+    P, R = schema.commit_provenance, schema.repos
+    rows = conn.execute(
+        select(R.c.name, P.c.from_commit_id).join(R, R.c.id == P.c.from_repo_id)
+        .where(P.c.repo_id == repo_id, P.c.commit_id == commit_id).order_by(R.c.name)
+    )
+    return tuple(f"{r.name}@{r.from_commit_id}" for r in rows)

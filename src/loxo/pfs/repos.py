@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, func, select, update
@@ -19,8 +20,10 @@ class RepoOps:
     store: Store
 
     def dependents_of(self, repo: str) -> list[str]:
-        """Names of pipelines that read ``repo``; the pipeline layer overrides this."""
-        return []
+        """Names of the pipelines that read ``repo``."""
+        with self.store.db.read() as conn:
+            rows = conn.execute(select(schema.pipelines.c.name, schema.pipelines.c.input_repos))
+            return sorted(r.name for r in rows if repo in json.loads(r.input_repos))
 
     def create_repo(self, name: str, description: str = "") -> RepoInfo:
         check_repo_name(name)
@@ -38,7 +41,8 @@ class RepoOps:
 
     def list_repo(self) -> list[RepoInfo]:
         with self.store.db.read() as conn:
-            rows = conn.execute(select(schema.repos).order_by(schema.repos.c.created_at.desc()))
+            query = select(schema.repos).where(schema.repos.c.kind != "spec")
+            rows = conn.execute(query.order_by(schema.repos.c.created_at.desc()))
             return [_info(conn, r) for r in rows.all()]
 
     def update_repo(self, name: str, description: str) -> RepoInfo:

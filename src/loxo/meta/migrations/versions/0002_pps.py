@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("salt", sa.String(64), nullable=False),
         sa.Column("spec", sa.Text, nullable=False),
         sa.Column("spec_commit", sa.String(64), nullable=False),
+        sa.Column("input_repos", sa.Text, nullable=False),
     )
     op.create_table(
         "jobs",
