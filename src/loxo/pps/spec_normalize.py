@@ -14,6 +14,7 @@ Besides each field's own rules (``spec_wire``), the rules between fields:
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
@@ -197,7 +198,8 @@ def _egress_ok(reader: Reader, url: str, where: str) -> bool:
     scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", url)
     if scheme and scheme.group(1).lower() not in _EGRESS_SCHEMES:
         allowed = ", ".join(f"{s}://" for s in sorted(_EGRESS_SCHEMES))
-        reader.error(where, f"unsupported URL scheme {scheme.group(1)!r}; use an absolute path or {allowed}")
+        name = json.dumps(scheme.group(1))
+        reader.error(where, f"unsupported URL scheme {name}; use an absolute path or {allowed}")
         return False
     if not scheme and not url.startswith("/"):
         reader.error(where, f'must be an absolute path or a URL such as "s3://bucket/dir", got {shown(url)}')
@@ -254,7 +256,7 @@ def _merge_names(reader: Reader, groups: Sequence[Names], union: bool) -> Names:
                 if not union:
                     reader.error(
                         path,
-                        f"input name {name!r} is already used by {seen[name]}; input names must be "
+                        f"input name {json.dumps(name)} is already used by {seen[name]}; names must be "
                         'unique except between the inputs of a union (set "name" to tell them apart)',
                     )
                 continue
@@ -288,7 +290,7 @@ def _pfs(
     if w.lazy:
         reader.warn(f"{node.at('lazy')}: accepted and ignored (input files are always fully present)")
     if pipeline is not None and w.repo == pipeline:
-        reader.error(node.at("repo"), f"a pipeline cannot read its own output repo {pipeline!r}")
+        reader.error(node.at("repo"), f"a pipeline cannot read its own output repo {json.dumps(pipeline)}")
         ok = False
     ok = _keys_ok(reader, node, under) and ok
     if not ok:
@@ -344,7 +346,7 @@ def _cron(reader: Reader, raw: object, path: str, pipeline: str | None) -> tuple
     if _checked_name(reader, repo, node.at("repo")) is None:
         ok = False
     elif pipeline is not None and repo == pipeline:
-        reader.error(node.at("repo"), f"a pipeline cannot read its own output repo {pipeline!r}")
+        reader.error(node.at("repo"), f"a pipeline cannot read its own output repo {json.dumps(pipeline)}")
         ok = False
     if not _cron_spec_ok(w.spec):
         reader.error(

@@ -18,7 +18,6 @@ OutputMerge = Literal["error", "append"]
 REPROCESS_SPECS: tuple[ReprocessSpec, ...] = ("until_success", "every_job")
 OUTPUT_MERGES: tuple[OutputMerge, ...] = ("error", "append")
 DEFAULT_DATUM_TRIES = 3
-DEFAULT_GPU_TYPE = "nvidia.com/gpu"
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,8 @@ class Resources:
         if self.disk is not None:
             out["disk"] = format_quantity(self.disk)
         if self.gpu or self.gpu_type is not None:
-            out["gpu"] = {"type": self.gpu_type or DEFAULT_GPU_TYPE, "number": self.gpu}
+            gpu: dict[str, Any] = {} if self.gpu_type is None else {"type": self.gpu_type}
+            out["gpu"] = gpu | {"number": self.gpu}
         return out
 
 
