@@ -504,13 +504,15 @@ def test_path_conflicts_for_copy_and_append(client: loxo.Client, tree: str, repo
     assert snap.unchanged()
 
 
-@pytest.mark.parametrize("path", ["/a/../b", "/../etc/passwd", "/a/./b", "/nul\x00", "/cr\rlf", "/"])
-def test_invalid_paths_are_refused(client: loxo.Client, tree: str, repo: str, path: str) -> None:
+def test_invalid_paths_are_refused(client: loxo.Client, tree: str, repo: str) -> None:
     snap = _Snapshot(client, repo)
-    with pytest.raises(InvalidPath):
-        client.put_file(loxo.File(loxo.Commit(repo), path), b"x")
-    with pytest.raises(InvalidPath):
-        client.put_files(tree, [loxo.Source("/ok", data=b"ok"), loxo.Source(path, data=b"x")])
+    for path in ["/a/../b", "/../etc/passwd", "/a/./b", "/nul\x00", "/cr\rlf", "/"]:
+        with pytest.raises(InvalidPath):
+            client.put_file(loxo.File(loxo.Commit(repo), path), b"x")
+        with pytest.raises(InvalidPath):
+            client.put_files(tree, [loxo.Source("/ok", data=b"ok"), loxo.Source(path, data=b"x")])
+        with pytest.raises(InvalidPath):
+            client.put_file(f"{tree}:{path}", b"x")
     assert snap.unchanged()
 
 
@@ -636,7 +638,7 @@ def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=root))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", root

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,13 +20,23 @@ from loxo.storage.objects import LocalObjectStore, MemoryObjectStore, ObjectStor
 MiB = 1 << 20
 
 
+@pytest.fixture(scope="module")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, migrated metadata database, copied by ``index`` (migrating is slow)."""
+    path = tmp_path_factory.mktemp("meta") / "meta.db"
+    db = Database(sqlite_url(path))
+    db.migrate()
+    db.close()
+    return path
+
+
 @pytest.fixture(params=["memory", "sql"])
-def index(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BlobIndex]:
+def index(request: pytest.FixtureRequest, tmp_path: Path, migrated_db: Path) -> Iterator[BlobIndex]:
     if request.param == "memory":
         yield MemoryBlobIndex()
         return
+    shutil.copy(migrated_db, tmp_path / "meta.db")
     db = Database(sqlite_url(tmp_path / "meta.db"))
-    db.migrate()
     yield SqlBlobIndex(db)
     db.close()
 
