@@ -321,7 +321,7 @@ def test_every_field_reaches_the_spec() -> None:
     )
 
 
-@pytest.mark.parametrize(("coefficient", "workers"), [(0.5, 1), (1, 1), ("2", 2), (3.4, 3), (0, 1)])
+@pytest.mark.parametrize(("coefficient", "workers"), [(0.5, 1), (1, 1), ("2", 2), (3.4, 3), (2.6, 3), (0, 1)])
 def test_coefficient_is_a_multiple_of_one_node(coefficient: Any, workers: int) -> None:
     loaded = load_one(with_(parallelism_spec={"coefficient": coefficient}))
     assert loaded.spec.parallelism == workers

@@ -62,26 +62,23 @@ def normalize(raw: object, reader: Reader) -> PipelineSpec | None:
     top = reader.read(PipelineWire, raw, "")
     if top is None:
         return None
-    present = {key: top.raw[key] for key in _REQUIRED if key in top.raw}
     for key, hint in _REQUIRED.items():
-        if key not in present:
+        if key not in top.raw:
             reader.error(key, hint)
     name = _pipeline_name(reader, top)
-    transform = _transform(reader, top) if "transform" in present else None
-    node = _input(reader, present["input"], top.at("input"), name, None)[0] if "input" in present else None
+    transform = _transform(reader, top)
+    node = _input(reader, top.raw["input"], top.at("input"), name, None)[0] if "input" in top.raw else None
     parallelism = _parallelism(reader, top)
     requests = _resources(reader, top, "resource_requests")
     limits = _resources(reader, top, "resource_limits")
     egress = _egress(reader, top)
     wire = top.wire
     if wire is not None:
-        try:
-            check_branch_name(wire.output_branch)
-        except InvalidName as exc:
-            reader.error(top.at("output_branch"), exc.message)
-    if reader.errors or wire is None or name is None or transform is None or node is None:
+        _branch_ok(reader, wire.output_branch, top.at("output_branch"))
+    if reader.errors:
         return None
-    assert parallelism is not None and requests is not None and limits is not None
+    # Every part that is None here was reported above.
+    assert wire and name and transform and node and parallelism and requests and limits
     return PipelineSpec(
         name=name,
         transform=transform,
@@ -118,7 +115,18 @@ def _checked_name(reader: Reader, name: str, path: str) -> str | None:
         return None
 
 
+def _branch_ok(reader: Reader, branch: str, path: str) -> bool:
+    try:
+        check_branch_name(branch)
+    except InvalidName as exc:
+        reader.error(path, exc.message)
+        return False
+    return True
+
+
 def _transform(reader: Reader, top: Node[PipelineWire]) -> Transform | None:
+    if "transform" not in top.raw:
+        return None
     node = reader.read(TransformWire, top.raw["transform"], top.at("transform"))
     if node is None or node.wire is None:
         return None
@@ -276,11 +284,7 @@ def _pfs(
     name = w.repo if w.name is None else w.name
     if w.name is not None:
         ok = _checked_name(reader, w.name, node.at("name")) is not None and ok
-    try:
-        check_branch_name(w.branch)
-    except InvalidName as exc:
-        reader.error(node.at("branch"), exc.message)
-        ok = False
+    ok = _branch_ok(reader, w.branch, node.at("branch")) and ok
     if not w.glob.strip():
         reader.error(node.at("glob"), 'must not be empty (such as "/" for the whole repo or "/*")')
         ok = False
