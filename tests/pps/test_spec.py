@@ -489,7 +489,7 @@ ERRORS: list[tuple[str, dict[str, Any] | str, str]] = [
     (
         "empty cross",
         with_(input={"cross": []}),
-        'input.cross: must be a non-empty list of inputs such as [{"pfs": …}], got a list',
+        'input.cross: must be a non-empty list of inputs such as [{"pfs": …}], got an empty list',
     ),
     (
         "join of a cross",

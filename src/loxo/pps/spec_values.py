@@ -34,9 +34,9 @@ class ValueProblem(ValueError):
 def shown(value: object) -> str:
     """A value as the user wrote it, for messages: JSON where possible."""
     if isinstance(value, Mapping):
-        return "an object"
+        return "an object" if value else "an empty object"
     if isinstance(value, Sequence) and not isinstance(value, str):
-        return "a list"
+        return "a list" if value else "an empty list"
     try:
         return json.dumps(value)
     except (TypeError, ValueError):
