@@ -1,9 +1,11 @@
 """The command tree: one Typer group per verb (``create``, ``list`` ...), nouns inside.
 
-Noun modules (``repo``, ``branch``, ``commit``, ``file``) add their commands to these
-groups, so ``loxo create repo`` and ``loxo create branch`` live side by side as in
-pachctl. Every command opens the store through ``client(ctx)``, which ``main`` set up
-from ``--home`` / ``LOXO_HOME``.
+Noun modules (``repo``, ``branch``, ``commit``, ``file``, ``pipeline``, ``job``) add
+their commands to these groups, so ``loxo create repo`` and ``loxo create pipeline``
+live side by side as in pachctl. Every command opens the store through
+``client(ctx)``, which ``main`` set up from ``--home`` / ``LOXO_HOME`` and
+``--no-sandbox`` / ``LOXO_SANDBOX``. Writes that trigger pipelines run their jobs in
+the foreground, with a progress bar per job (``wait=False``: create the work only).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import typer
 
 import loxo
+from loxo.cli.progress import JobBars
 
 
 @dataclass(frozen=True)
@@ -20,20 +23,22 @@ class State:
     """What the global options chose, kept on the root context."""
 
     home: str
+    sandbox: bool = True
 
 
 def _group(help_text: str) -> typer.Typer:
     return typer.Typer(help=help_text, no_args_is_help=True, add_completion=False)
 
 
-create = _group("Create a repo or a branch.")
-list_ = _group("List repos, branches, commits or files.")
-inspect = _group("Show one repo, branch, commit or file in detail.")
-update = _group("Change a repo's description.")
-delete = _group("Delete a repo, branch, commit or file.")
-start = _group("Start (open) a commit.")
+create = _group("Create a repo, a branch or a pipeline.")
+list_ = _group("List repos, branches, commits, files, pipelines, jobs or datums.")
+inspect = _group("Show one repo, branch, commit, file, pipeline, job or datum in detail.")
+update = _group("Change a repo's description or a pipeline's spec.")
+delete = _group("Delete a repo, branch, commit, file or pipeline.")
+start = _group("Start (open) a commit, or restart a stopped pipeline.")
+stop = _group("Pause a pipeline, or kill a job.")
 finish = _group("Finish an open commit.")
-wait = _group("Wait until a commit is finished.")
+wait = _group("Wait until a commit or a job is finished.")
 squash = _group("Fold a commit into its children.")
 put = _group("Put files into a repo.")
 get = _group("Get files out of a repo.")
@@ -41,6 +46,8 @@ glob = _group("Show what a glob pattern matches.")
 diff = _group("Show how two file trees differ.")
 copy = _group("Copy files inside loxo (no data is copied).")
 walk = _group("List every file and directory below a path.")
+validate = _group("Check a pipeline spec without creating anything.")
+draw = _group("Draw the graph of repos and pipelines.")
 
 VERBS: dict[str, typer.Typer] = {
     "create": create,
@@ -49,6 +56,7 @@ VERBS: dict[str, typer.Typer] = {
     "update": update,
     "delete": delete,
     "start": start,
+    "stop": stop,
     "finish": finish,
     "wait": wait,
     "squash": squash,
@@ -58,12 +66,23 @@ VERBS: dict[str, typer.Typer] = {
     "diff": diff,
     "copy": copy,
     "walk": walk,
+    "validate": validate,
+    "draw": draw,
 }
 
 
-def client(ctx: typer.Context) -> loxo.Client:
-    """The store chosen by the global options, closed when the command ends."""
+def client(ctx: typer.Context, *, wait: bool = True) -> loxo.Client:
+    """The store chosen by the global options, closed when the command ends.
+
+    Jobs that the command's writes trigger run before it returns, drawn as progress
+    bars on a terminal; a job that does not succeed is one ``warning:`` line on stderr.
+    ``wait=False`` (``--no-wait``) only records the change: its jobs run at the next
+    command that waits.
+    """
     state = ctx.find_root().obj
     if not isinstance(state, State):  # a command invoked without the root group
         state = State(".loxo")
-    return ctx.with_resource(loxo.Client(state.home))
+    opened = ctx.with_resource(loxo.Client(state.home, auto_run=wait, sandbox=state.sandbox))
+    if wait:
+        opened.on_job = ctx.with_resource(JobBars(opened, quiet_sandbox=not state.sandbox)).started
+    return opened

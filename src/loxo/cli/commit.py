@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from loxo.cli import app
-from loxo.cli.output import Raw, ago, human_size, print_fields, print_line, print_raw, print_table
+from loxo.cli.output import NoWait, Raw, ago, human_size, print_fields, print_line, print_raw, print_table
 from loxo.model.address import is_global_id, parse_branch
 from loxo.model.refs import CommitInfo, CommitSetInfo
 
@@ -43,9 +43,9 @@ def start_commit(
 
 
 @app.finish.command("commit")
-def finish_commit(ctx: typer.Context, ref: Ref, message: Message = None) -> None:
-    """Finish an open commit (by id, or the open commit of a branch)."""
-    app.client(ctx).finish_commit(ref, message)
+def finish_commit(ctx: typer.Context, ref: Ref, message: Message = None, no_wait: NoWait = False) -> None:
+    """Finish an open commit (by id, or the open commit of a branch) and run the jobs it triggers."""
+    app.client(ctx, wait=not no_wait).finish_commit(ref, message)
 
 
 @app.inspect.command("commit")
@@ -64,11 +64,22 @@ def inspect_commit(ctx: typer.Context, ref: RefOrId, raw: Raw = False) -> None:
     if raw:
         print_raw(info)
         return
-    print_fields(commit_fields(info))
+    provenance = client.provenance(f"{info.repo}@{info.id}")
+    print_fields(commit_fields(info, provenance))
 
 
-def commit_fields(info: CommitInfo) -> list[tuple[str, str]]:
-    """The ``inspect commit`` block, as pachctl 1.x printed it plus 2.x's origin."""
+def commit_fields(
+    info: CommitInfo, provenance: Sequence[tuple[str, str]] | None = None
+) -> list[tuple[str, str]]:
+    """The ``inspect commit`` block, as pachctl 1.x printed it plus 2.x's origin.
+
+    ``Provenance`` is every commit this one came from, transitively, as 1.x listed it
+    (``repo/id`` tokens, spec repos included); without it, the direct provenance.
+    """
+    if provenance is None:
+        tokens = [p.replace("@", "/", 1) for p in info.provenance]
+    else:
+        tokens = [f"{repo}/{commit_id}" for repo, commit_id in provenance]
     return [
         ("Commit", f"{info.repo}@{info.id}"),
         ("Original Branch", info.branch or "-"),
@@ -78,7 +89,7 @@ def commit_fields(info: CommitInfo) -> list[tuple[str, str]]:
         ("Size", human_size(info.size_bytes)),
         ("Origin", info.origin.value.upper()),
         ("Description", info.description),
-        ("Provenance", " ".join(info.provenance)),
+        ("Provenance", " ".join(tokens)),
     ]
 
 

@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
+import loxo
 from loxo.cli import app
-from loxo.cli.output import Raw, human_size, print_fields, print_line, print_raw, print_table
+from loxo.cli.output import NoWait, Raw, human_size, print_fields, print_line, print_raw, print_table
+from loxo.errors import PipelineNotFound
 from loxo.model.refs import FileInfo, FileKind
 
 FileRef = Annotated[str, typer.Argument(metavar="REPO@REF:PATH", help="A file: repo@branch:/path.")]
@@ -61,8 +63,10 @@ def walk_file(ctx: typer.Context, ref: DirRef, raw: Raw = False) -> None:
 
 @app.inspect.command("file")
 def inspect_file(ctx: typer.Context, ref: FileRef, raw: Raw = False) -> None:
-    """Show one file or directory."""
-    info = app.client(ctx).inspect_file(ref)
+    """Show one file or directory; for a pipeline's output file, the job, datum and exact
+    input files that made it."""
+    client = app.client(ctx, wait=False)
+    info = client.inspect_file(ref)
     if raw:
         print_raw(info)
         return
@@ -73,6 +77,20 @@ def inspect_file(ctx: typer.Context, ref: FileRef, raw: Raw = False) -> None:
         ("Size", human_size(info.size_bytes)),
         ("Hash", info.hash),
     ])
+    if info.kind is FileKind.FILE and _is_pipeline(client, info.repo):
+        lineage = client.lineage(f"{info.repo}@{info.commit}:{info.path}")
+        print_fields([("Job", f"{lineage.pipeline}@{lineage.job}"), ("Datum", lineage.datum)])
+        print_line("Inputs:")
+        for item in lineage.inputs:
+            print_line(f"  {item['repo']}@{item['commit']}:{item['path']} {item['hash']}")
+
+
+def _is_pipeline(client: loxo.Client, repo: str) -> bool:
+    try:
+        client.inspect_pipeline(repo)
+    except PipelineNotFound:
+        return False
+    return True
 
 
 @app.diff.command("file")
@@ -118,12 +136,13 @@ def copy_file(
     append: Annotated[
         bool, typer.Option("-a", "--append", help="Append to DST instead of replacing.")
     ] = False,
+    no_wait: NoWait = False,
 ) -> None:
     """Copy a file or directory by reference (no data is copied)."""
-    app.client(ctx).copy_file(src, dst, append=append)
+    app.client(ctx, wait=not no_wait).copy_file(src, dst, append=append)
 
 
 @app.delete.command("file")
-def delete_file(ctx: typer.Context, ref: FileRef) -> None:
+def delete_file(ctx: typer.Context, ref: FileRef, no_wait: NoWait = False) -> None:
     """Delete a file or a whole directory (a new commit, or in the open commit)."""
-    app.client(ctx).delete_file(ref)
+    app.client(ctx, wait=not no_wait).delete_file(ref)

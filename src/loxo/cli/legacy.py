@@ -19,6 +19,8 @@ class Legacy:
 
     ``shape`` says how many positionals make each address (``(3,)``: repo, ref, path);
     ``values`` are the options that take a value; ``drop`` are accepted and ignored.
+    ``whole``: given fewer positionals than ``shape`` asks for, each one is already a
+    whole address (``inspect-datum JOB DATUM`` beside ``inspect-datum PIPELINE JOB DATUM``).
     """
 
     verb: str
@@ -26,6 +28,7 @@ class Legacy:
     shape: tuple[int, ...] = ()
     values: frozenset[str] = frozenset()
     drop: frozenset[str] = frozenset()
+    whole: bool = False
 
 
 def _opts(*names: str) -> frozenset[str]:
@@ -34,6 +37,9 @@ def _opts(*names: str) -> frozenset[str]:
 
 _DESC = _opts("-d", "--description")
 _MSG = _opts("-m", "--message", "--description")
+_SPEC = _opts("-f", "--file")
+_PUSH = _opts("-p", "--push-images")  # 1.x built and pushed images; loxo runs commands on the host
+_PIPELINE = _opts("-p", "--pipeline")
 _PUT = _opts("-f", "--file", "-i", "--input-file", "-p", "--parallelism", "-m", "--message")
 
 TABLE: dict[str, Legacy] = {
@@ -63,9 +69,25 @@ TABLE: dict[str, Legacy] = {
     "walk-file": Legacy("walk", "file", (3,)),
     "diff-file": Legacy("diff", "file", (3, 3)),
     "copy-file": Legacy("copy", "file", (3, 3), drop=_opts("-o", "--overwrite")),
+    "create-pipeline": Legacy("create", "pipeline", (), _SPEC, _PUSH),
+    "update-pipeline": Legacy("update", "pipeline", (), _SPEC, _PUSH),
+    "list-pipeline": Legacy("list", "pipeline"),
+    "inspect-pipeline": Legacy("inspect", "pipeline", (1,)),
+    "delete-pipeline": Legacy("delete", "pipeline", (1,)),
+    "start-pipeline": Legacy("start", "pipeline", (1,)),
+    "stop-pipeline": Legacy("stop", "pipeline", (1,)),
+    "list-job": Legacy("list", "job", (2,), _PIPELINE, whole=True),
+    "inspect-job": Legacy("inspect", "job", (2,), whole=True),
+    "stop-job": Legacy("stop", "job", (2,), whole=True),
+    "flush-job": Legacy("wait", "job", (2,), _PIPELINE | _opts("--timeout"), whole=True),
+    "list-datum": Legacy("list", "datum", (2,), whole=True),
+    "inspect-datum": Legacy("inspect", "datum", (2, 1), whole=True),
 }
 
-_GLOBAL_WITH_VALUE = frozenset({"--home"})
+RENAMED: dict[str, str] = {"get-logs": "logs"}
+"""1.x commands that are one word in 2.x too, with the same arguments: only renamed."""
+
+_GLOBAL_WITH_VALUE = frozenset({"--home"})  # global flags (--no-sandbox) take no value
 
 
 def translate(args: Sequence[str]) -> list[str]:
@@ -73,6 +95,8 @@ def translate(args: Sequence[str]) -> list[str]:
     i = 0
     while i < len(args) and args[i].startswith("-"):
         i += 2 if args[i] in _GLOBAL_WITH_VALUE else 1
+    if i < len(args) and args[i] in RENAMED:
+        return [*args[:i], RENAMED[args[i]], *args[i + 1:]]
     if i >= len(args) or args[i] not in TABLE:
         return list(args)
     spec = TABLE[args[i]]
@@ -96,7 +120,8 @@ def _rewrite(spec: Legacy, rest: Sequence[str]) -> list[str]:
             if token in spec.values and i < len(rest):
                 options.append(rest[i])
                 i += 1
-    addresses = _addresses(spec.shape, positionals)
+    short = spec.whole and len(positionals) < sum(spec.shape)
+    addresses = positionals if short else _addresses(spec.shape, positionals)
     if any(a.startswith("-") for a in addresses):  # keep them positional after the options
         return [*options, "--", *addresses]
     return [*addresses, *options]

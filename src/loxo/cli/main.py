@@ -13,12 +13,12 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from loxo.cli import admin, app, branch, commit, file, repo, transfer
+from loxo.cli import admin, app, branch, commit, datum, file, job, logs, pipeline, repo, transfer
 from loxo.cli.legacy import translate
 from loxo.cli.output import warn
 from loxo.errors import LoxoError
 
-_NOUN_MODULES = (branch, commit, file, repo, transfer)  # imported for their commands
+_NOUN_MODULES = (branch, commit, datum, file, job, pipeline, repo, transfer)  # for their commands
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
@@ -72,13 +72,21 @@ def global_options(
         str,
         typer.Option("--home", envvar="LOXO_HOME", metavar="PATH", help="The store to use."),
     ] = ".loxo",
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox/--no-sandbox", envvar="LOXO_SANDBOX",
+            help="Run user code in a bubblewrap sandbox (LOXO_SANDBOX=0: without).",
+        ),
+    ] = True,
 ) -> None:
     """Version-controlled data, in Pachyderm's words."""
-    ctx.obj = app.State(home)
+    ctx.obj = app.State(home, sandbox)
 
 
 for _verb, _group in app.VERBS.items():
     root.add_typer(_group, name=_verb)
+root.command("logs")(logs.logs)
 root.command("fsck")(admin.fsck)
 root.command("version")(admin.version)
 

@@ -21,6 +21,9 @@ from rich.table import Table
 from rich.text import Text
 
 Raw = Annotated[bool, typer.Option("--raw", help="Print the records as JSON instead of a table.")]
+NoWait = Annotated[
+    bool, typer.Option("--no-wait", help="Only record the change: the next command that waits runs its jobs.")
+]
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 _WIDE = 100_000  # when not on a terminal, never wrap or cut a table
@@ -71,6 +74,26 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"{human_duration((current - when).total_seconds())} ago"
 
 
+def datum_progress(processed: int, skipped: int, total: int) -> str:
+    """pachctl's PROGRESS column: ``processed + skipped / total`` (failed datums count in
+    the total only)."""
+    return f"{processed} + {skipped} / {total}"
+
+
+def elapsed(start: datetime | None, end: datetime | None) -> str:
+    """How long something took (``2 seconds``); ``-`` while it has not ended."""
+    if start is None or end is None:
+        return "-"
+    return human_duration((end - start).total_seconds())
+
+
+def seconds(value: float) -> str:
+    """A short measured time: ``0.259s``, ``12.3s``, ``950s``."""
+    if value < 0.0005:
+        return "0s"
+    return f"{value:.3g}s" if value < 100 else f"{value:.0f}s"
+
+
 # -- JSON ---------------------------------------------------------------------------------
 def plain(value: Any) -> Any:
     """Records as JSON-ready data: dataclasses to dicts, datetimes ISO-8601, enums values."""
@@ -90,6 +113,11 @@ def plain(value: Any) -> Any:
 def print_raw(value: Any) -> None:
     """One record (or a list of them) as indented JSON on stdout."""
     typer.echo(json.dumps(plain(value), indent=2))
+
+
+def print_json_line(value: Any) -> None:
+    """One record as compact JSON on one line (a stream of records: JSON Lines)."""
+    typer.echo(json.dumps(plain(value), separators=(",", ":")))
 
 
 # -- text -----------------------------------------------------------------------------------

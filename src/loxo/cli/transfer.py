@@ -12,7 +12,7 @@ import typer
 
 import loxo
 from loxo.cli import app
-from loxo.cli.output import write_bytes
+from loxo.cli.output import NoWait, write_bytes
 from loxo.cli.progress import measure_local, transfer_bar
 from loxo.client.sources import is_url, listing_entries, url_name
 from loxo.model.address import join_path, parse_file
@@ -46,15 +46,17 @@ def put_file(
         int, typer.Option("-p", "--parallelism", min=1, help="Files read at once.")
     ] = 8,
     message: Annotated[str, typer.Option("-m", "--message", help="Description of the new commit.")] = "",
+    no_wait: NoWait = False,
 ) -> None:
-    """Put files, directories, URLs or stdin into a repo: all in ONE commit."""
+    """Put files, directories, URLs or stdin into a repo: all in ONE commit, then run the
+    jobs it triggers."""
     if append and overwrite:
         raise typer.BadParameter("choose one of --append and --overwrite", param_hint="-a/-o")
     target = parse_file(ref)
     entries = list(files or [])
     if input_file is not None:
         entries.extend(listing_entries(input_file))
-    client = app.client(ctx)
+    client = app.client(ctx, wait=not no_wait)
     if not entries or entries == [STDIN]:
         _put_stdin(client, target, append, message)
         return
