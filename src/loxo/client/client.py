@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from loxo.client import sources as src
+from loxo.client.pipelines import PipelineVerbs
 from loxo.errors import InvalidArgument
 from loxo.model.address import (
     is_global_id,
@@ -34,6 +35,8 @@ from loxo.model.refs import (
 )
 from loxo.pfs import Pfs, Progress, Source
 from loxo.pfs.files import gc_paused
+from loxo.pps.api import Pps
+from loxo.pps.controller import JobStarted
 
 DEFAULT_HOME = ".loxo"
 CommitLike = str | Commit
@@ -48,12 +51,27 @@ def _file(ref: FileLike) -> File:
     return ref if isinstance(ref, File) else parse_file(ref)
 
 
-class Client:
-    """Every PFS verb. ``Client()`` opens ``./.loxo``; ``Client(home)`` another store."""
+class Client(PipelineVerbs):
+    """Every verb. ``Client()`` opens ``./.loxo``; ``Client(home)`` another store.
 
-    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+    In this embedded mode, writes that trigger pipelines run their jobs before they
+    return (``auto_run``); ``on_job`` is told when each job starts and may return a
+    progress callback for it. ``sandbox=False`` runs user code without bubblewrap.
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        auto_run: bool = True,
+        on_job: JobStarted | None = None,
+        sandbox: bool = True,
+    ) -> None:
         self.home = Path(home if home is not None else DEFAULT_HOME)
         self.pfs = Pfs.open_embedded(self.home)
+        self.pps = Pps(self.pfs, use_sandbox=sandbox)
+        self.auto_run = auto_run
+        self.on_job = on_job
 
     def close(self) -> None:
         self.pfs.close()
@@ -83,7 +101,9 @@ class Client:
     # -- branches --------------------------------------------------------------------
     def create_branch(self, branch: str | Branch, head: CommitLike | None = None) -> BranchInfo:
         b = branch if isinstance(branch, Branch) else parse_branch(branch)
-        return self.pfs.create_branch(b, _commit(head) if head is not None else None)
+        info = self.pfs.create_branch(b, _commit(head) if head is not None else None)
+        self._settle()
+        return info
 
     def inspect_branch(self, branch: str | Branch) -> BranchInfo:
         return self.pfs.inspect_branch(branch if isinstance(branch, Branch) else parse_branch(branch))
@@ -102,7 +122,9 @@ class Client:
         return self.pfs.start_commit(b, _commit(parent) if parent else None, description)
 
     def finish_commit(self, ref: CommitLike, description: str | None = None) -> CommitInfo:
-        return self.pfs.finish_commit(_commit(ref), description)
+        info = self.pfs.finish_commit(_commit(ref), description)
+        self._settle()
+        return info
 
     @contextmanager
     def commit(self, branch: str | Branch, description: str = "") -> Iterator[OpenCommit]:
@@ -166,7 +188,9 @@ class Client:
             source = Source(f.path, local=os.fspath(data))
         else:
             source = Source(f.path, stream=data)
-        return self.pfs.put_files(f.commit, [source], append=append, description=description)
+        info = self.pfs.put_files(f.commit, [source], append=append, description=description)
+        self._settle()
+        return info
 
     def put_files(
         self,
@@ -179,10 +203,12 @@ class Client:
         parallelism: int = 8,
     ) -> CommitInfo:
         """Put many files in one commit; local files are read in parallel."""
-        return self.pfs.put_files(
+        info = self.pfs.put_files(
             _commit(ref), sources, append=append, description=description,
             progress=progress, parallelism=parallelism,
         )
+        self._settle()
+        return info
 
     def put_path(
         self,
@@ -282,11 +308,15 @@ class Client:
         return self.pfs.diff_file(_file(new), _file(old) if old is not None else None)
 
     def copy_file(self, src_ref: FileLike, dst_ref: FileLike, *, append: bool = False) -> CommitInfo:
-        return self.pfs.copy_file(_file(src_ref), _file(dst_ref), append=append)
+        info = self.pfs.copy_file(_file(src_ref), _file(dst_ref), append=append)
+        self._settle()
+        return info
 
     def delete_file(self, ref: FileLike) -> CommitInfo:
         f = _file(ref)
-        return self.pfs.delete_file(f.commit, [f.path])
+        info = self.pfs.delete_file(f.commit, [f.path])
+        self._settle()
+        return info
 
     # -- maintenance -----------------------------------------------------------------
     def fsck(self, fix: bool = False) -> list[FsckProblem]:

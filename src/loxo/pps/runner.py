@@ -1,0 +1,386 @@
+"""Running one job: cut datums, skip what was already done, run the rest, and land the
+output commit.
+
+Incremental by construction: the output commit starts from the previous successful
+job's output tree; only the outputs of datums that changed or vanished are removed and
+only the outputs of datums processed now are added, so an unchanged datum costs a hash
+and a dictionary lookup. Everything the job produces (output commit, provenance,
+lineage, final state) lands in one transaction: a crash leaves the job unfinished and
+the output branch as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from loxo.errors import PathConflict
+from loxo.meta import schema
+from loxo.meta.db import utcnow
+from loxo.model.address import split_path
+from loxo.model.jobs import DatumState, JobState
+from loxo.model.refs import Commit, File, Origin
+from loxo.pfs import Pfs
+from loxo.pfs.lookup import repo_row, resolve
+from loxo.pfs.tree import Change, apply_changes
+from loxo.pfs.writes import set_branch_head
+from loxo.pps.datums import Datum, datum_env, datum_hash, datum_id, iter_datums, tree_resolver
+from loxo.pps.egress import egress
+from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput, PfsInput, UnionInput
+from loxo.pps.spec import PipelineSpec, spec_from_dict
+from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, Transform
+
+J, D = schema.jobs, schema.datums
+Progress = Callable[[int, int], None]
+"""Called with (datums done, datums in total) as a job advances."""
+
+_SETS_PER_WORKER = 4
+_ROW_BATCH = 2000
+
+
+@dataclass
+class _Job:
+    pk: int
+    id: str
+    pipeline: str
+    pipeline_id: int
+    spec: PipelineSpec
+    salt: str
+    inputs: list[dict[str, str]]
+    parent_pk: int | None
+    trees: dict[str, str | None] = field(default_factory=dict)  # commit id -> tree
+
+
+def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = None) -> JobState:
+    """Run a created job to a final state; returns it."""
+    job = _load(pfs, job_pk)
+    _set(pfs, job.pk, state=JobState.RUNNING.value, started_at=utcnow())
+    started = time.monotonic()
+    try:
+        todo, total, skipped = _plan(pfs, job)
+        if progress is not None:
+            progress(skipped, total)
+        failed, killed = _process(pfs, executor, job, todo, total, skipped, started, progress)
+        if killed:
+            return _finish(pfs, job, JobState.KILLED, f"job timed out after {job.spec.job_timeout} s")
+        if failed:
+            return _finish(pfs, job, JobState.FAILURE, failed)
+        _land(pfs, job)
+    except PathConflict as exc:
+        return _finish(pfs, job, JobState.FAILURE, exc.message)
+    if job.spec.egress:
+        _set(pfs, job.pk, state=JobState.EGRESSING.value)
+        try:
+            egress(pfs, Commit(job.pipeline, job.id), job.spec.egress)
+        except OSError as exc:
+            return _finish(pfs, job, JobState.FAILURE, f"egress to {job.spec.egress} failed: {exc}")
+    return _finish(pfs, job, JobState.SUCCESS, "")
+
+
+def spec_at(pfs: Pfs, pipeline: str, spec_commit: str) -> PipelineSpec:
+    data = b"".join(pfs.read_file(File(Commit(f"{pipeline}.spec", spec_commit), "/spec.json")))
+    return spec_from_dict(json.loads(data))
+
+
+def _load(pfs: Pfs, job_pk: int) -> _Job:
+    with pfs.store.db.read() as conn:
+        row = conn.execute(select(J).where(J.c.pk == job_pk)).one()
+        pipeline = conn.execute(
+            select(schema.pipelines).where(schema.pipelines.c.id == row.pipeline_id)
+        ).one()
+        parent = conn.execute(
+            select(J.c.pk).where(
+                J.c.pipeline_id == row.pipeline_id, J.c.pk < row.pk,
+                J.c.state == JobState.SUCCESS.value,
+            ).order_by(J.c.pk.desc()).limit(1)
+        ).first()
+    spec = spec_at(pfs, pipeline.name, row.spec_commit)
+    job = _Job(row.pk, row.id, pipeline.name, pipeline.id, spec, row.salt,
+               json.loads(row.inputs), parent.pk if parent else None)
+    with pfs.store.db.read() as conn:
+        for item in job.inputs:
+            _, commit = resolve(conn, Commit(item["repo"], item["commit"]))
+            job.trees[item["commit"]] = commit.tree
+    return job
+
+
+def resolved_input(node: Input, inputs: Sequence[dict[str, str]]) -> Input:
+    """``node`` with every leaf pinned to the commit recorded for the job."""
+    pinned = iter(inputs)
+
+    def pin(n: Input) -> Input:
+        if isinstance(n, PfsInput):
+            return replace(n, commit=next(pinned)["commit"])
+        if isinstance(n, CronInput):
+            next(pinned)
+            return n
+        if isinstance(n, (CrossInput, UnionInput)):
+            return type(n)(tuple(pin(c) for c in n.inputs))
+        assert isinstance(n, (JoinInput, GroupInput))
+        return type(n)(tuple(replace(c, commit=next(pinned)["commit"]) for c in n.inputs))
+
+    return pin(node)
+
+
+def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
+    """Record every datum, skipped or to do; returns (to do, total, skipped)."""
+    prior = _prior(pfs, job)
+    node = resolved_input(job.spec.input, job.inputs)
+    by_commit = {i["commit"]: i for i in job.inputs}
+
+    def tree_of(leaf: PfsInput) -> str | None:
+        return job.trees.get(leaf.commit or by_commit_for(leaf))
+
+    def by_commit_for(leaf: PfsInput) -> str:
+        return next(i["commit"] for i in job.inputs if i["name"] == leaf.name)
+
+    resolver = tree_resolver(pfs.store.trees, tree_of)
+    commits = {i["name"]: i["commit"] for i in job.inputs}
+    every = job.spec.reprocess_spec == "every_job"
+    todo: list[DatumTask] = []
+    rows: list[dict[str, Any]] = []
+    total = skipped = 0
+    empty = {leaf.name for leaf in _pfs_leaves(job.spec.input) if leaf.empty_files}
+    for d in iter_datums(node, resolver, commits):
+        total += 1
+        did, h = datum_id(d), datum_hash(d, job.salt)
+        done = None if every else prior.get(h)
+        row = {"job_pk": job.pk, "datum_id": did, "hash": h, "inputs": _inputs_json(d)}
+        if done is not None:
+            skipped += 1
+            rows.append({**row, "state": DatumState.SKIPPED.value, "output_tree": done[0],
+                         "output_size": done[1], **_ZERO})
+        else:
+            rows.append({**row, "state": DatumState.STARTING.value, "output_tree": None,
+                         "output_size": 0, **_ZERO})
+            todo.append(_task(d, did, job, empty, by_commit))
+        if len(rows) >= _ROW_BATCH:
+            _insert(pfs, rows)
+    _insert(pfs, rows)
+    _set(pfs, job.pk, data_total=total, data_skipped=skipped)
+    return todo, total, skipped
+
+
+_ZERO = {"error": "", "attempts": 0, "download_seconds": 0.0, "process_seconds": 0.0,
+         "upload_seconds": 0.0}
+
+
+def _pfs_leaves(node: Input) -> Iterator[PfsInput]:
+    if isinstance(node, PfsInput):
+        yield node
+    elif not isinstance(node, CronInput):
+        for child in node.inputs:
+            yield from _pfs_leaves(child)
+
+
+def _task(d: Datum, did: str, job: _Job, empty: set[str], by_commit: dict[str, Any]) -> DatumTask:
+    inputs = tuple(
+        TaskInput(i.name, i.repo, i.commit, job.trees.get(i.commit), i.path, i.name in empty)
+        for i in d.inputs
+    )
+    return DatumTask(did, inputs, datum_env(d, job.id, job.id))
+
+
+def _inputs_json(d: Datum) -> str:
+    return json.dumps([
+        {"name": i.name, "repo": i.repo, "commit": i.commit, "path": i.path, "id": i.id}
+        for i in d.inputs
+    ])
+
+
+def _insert(pfs: Pfs, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        with pfs.store.db.write() as conn:
+            conn.execute(insert(D), rows)
+        rows.clear()
+
+
+def _prior(pfs: Pfs, job: _Job) -> dict[str, tuple[str | None, int]]:
+    """Datums done by the previous successful job: hash -> (output tree, size)."""
+    if job.parent_pk is None:
+        return {}
+    with pfs.store.db.read() as conn:
+        rows = conn.execute(
+            select(D.c.hash, D.c.output_tree, D.c.output_size).where(
+                D.c.job_pk == job.parent_pk,
+                D.c.state.in_([DatumState.SUCCESS.value, DatumState.SKIPPED.value]),
+            )
+        )
+        return {r.hash: (r.output_tree, r.output_size) for r in rows}
+
+
+def _transform(spec: PipelineSpec) -> Transform:
+    t = spec.transform
+    return Transform(
+        cmd=t.cmd, stdin=t.stdin, env=dict(t.env), err_cmd=t.err_cmd, err_stdin=t.err_stdin,
+        accept_return_code=t.accept_return_code, working_dir=t.working_dir,
+        datum_timeout=spec.datum_timeout, datum_tries=spec.datum_tries,
+    )
+
+
+def _process(
+    pfs: Pfs, executor: Any, job: _Job, todo: list[DatumTask], total: int, skipped: int,
+    started: float, progress: Progress | None,
+) -> tuple[str, bool]:
+    """Run the datums to do; returns (failure reason or "", timed out)."""
+    if not todo:
+        return "", False
+    location = pfs.store.location
+    assert location is not None
+    workers = max(1, job.spec.parallelism)
+    size = max(1, math.ceil(len(todo) / (workers * _SETS_PER_WORKER)))
+    transform = _transform(job.spec)
+    sets = (
+        DatumSet(location, job.id, job.pipeline, transform, tuple(todo[i : i + size]))
+        for i in range(0, len(todo), size)
+    )
+    done = skipped
+    failures: list[DatumResult] = []
+    for results in executor.run(sets, workers):
+        _record(pfs, job, results)
+        failures.extend(r for r in results if r.state == DatumState.FAILED.value)
+        done += len(results)
+        if progress is not None:
+            progress(done, total)
+        if job.spec.job_timeout and time.monotonic() - started > job.spec.job_timeout:
+            return "", True
+    if not failures:
+        return "", False
+    first = failures[0]
+    return (
+        f"{len(failures)} datum(s) failed; first {first.datum_id}: {first.error}; "
+        f"see: loxo logs -p {job.pipeline} -j {job.id} --datum {first.datum_id}"
+    ), False
+
+
+def _record(pfs: Pfs, job: _Job, results: list[DatumResult]) -> None:
+    from datetime import UTC, datetime
+
+    processed = sum(1 for r in results if r.state == DatumState.SUCCESS.value)
+    failed = sum(1 for r in results if r.state == DatumState.FAILED.value)
+    recovered = sum(1 for r in results if r.state == DatumState.RECOVERED.value)
+    with pfs.store.db.write() as conn:
+        for r in results:
+            conn.execute(
+                update(D).where(D.c.job_pk == job.pk, D.c.datum_id == r.datum_id).values(
+                    state=r.state, output_tree=r.output_tree, output_size=r.output_size,
+                    error=r.error, attempts=r.attempts,
+                    started_at=datetime.fromtimestamp(r.started, UTC),
+                    finished_at=datetime.fromtimestamp(r.finished, UTC),
+                    download_seconds=r.download_seconds, process_seconds=r.process_seconds,
+                    upload_seconds=r.upload_seconds,
+                )
+            )
+        logs = [
+            {"job_pk": job.pk, "datum_id": r.datum_id, "ts": datetime.fromtimestamp(line.ts, UTC),
+             "stream": line.stream, "line": line.line}
+            for r in results for line in r.logs
+        ]
+        if logs:
+            conn.execute(insert(schema.logs), logs)
+        conn.execute(update(J).where(J.c.pk == job.pk).values(
+            data_processed=J.c.data_processed + processed,
+            data_failed=J.c.data_failed + failed,
+            data_recovered=J.c.data_recovered + recovered,
+            download_bytes=J.c.download_bytes + sum(r.download_bytes for r in results),
+            upload_bytes=J.c.upload_bytes + sum(r.output_size for r in results),
+        ))
+
+
+def _land(pfs: Pfs, job: _Job) -> None:
+    """Build the output tree incrementally and land commit, provenance, lineage and state."""
+    with pfs.store.db.read() as conn:
+        base, owners = _parent_output(conn, job)
+        mine = {r.datum_id: r for r in conn.execute(
+            select(D.c.datum_id, D.c.state, D.c.output_tree).where(D.c.job_pk == job.pk))}
+    changes, new_owners = _merge_changes(pfs, job, owners, mine)
+    writer = pfs.store.writer()
+    tree, size = apply_changes(pfs.store.trees, base, changes, writer)
+    writer.flush()
+    with pfs.store.db.write() as conn:
+        _commit_output(conn, job, tree, size)
+        if new_owners:
+            rows = [{"job_pk": job.pk, "path": p, "datum_id": d} for p, d in new_owners.items()]
+            for i in range(0, len(rows), _ROW_BATCH):
+                conn.execute(insert(schema.output_files), rows[i : i + _ROW_BATCH])
+
+
+def _parent_output(conn: Connection, job: _Job) -> tuple[str | None, dict[str, str]]:
+    """The previous successful job's output tree and who owns each of its files."""
+    if job.parent_pk is None:
+        return None, {}
+    parent = conn.execute(select(J.c.id).where(J.c.pk == job.parent_pk)).one()
+    repo = repo_row(conn, job.pipeline)
+    row = conn.execute(select(schema.commits.c.tree).where(
+        schema.commits.c.repo_id == repo.id, schema.commits.c.id == parent.id)).first()
+    owners = {r.path: r.datum_id for r in conn.execute(
+        select(schema.output_files).where(schema.output_files.c.job_pk == job.parent_pk))}
+    return (row.tree if row else None), owners
+
+
+def _merge_changes(
+    pfs: Pfs, job: _Job, owners: dict[str, str], mine: dict[Any, Any]
+) -> tuple[list[Change], dict[str, str]]:
+    """Deletes for outputs of datums that changed or vanished, puts for new outputs."""
+    keep = {d for d, r in mine.items() if r.state == DatumState.SKIPPED.value}
+    result = {p: d for p, d in owners.items() if d in keep}
+    changes = [Change(tuple(split_path(p)), "delete") for p, d in owners.items() if d not in keep]
+    append = job.spec.output_merge == "append"
+    for did in sorted(mine):
+        r = mine[did]
+        if r.state != DatumState.SUCCESS.value or r.output_tree is None:
+            continue
+        root = pfs.store.trees.lookup(r.output_tree, [])
+        assert root is not None
+        for path, entry in pfs.store.trees.walk(root, "/"):
+            if entry.is_dir:
+                continue
+            other = result.get(path)
+            if other is not None and other != did and not append:
+                raise PathConflict(
+                    f"datums {other} and {did} both wrote {path}; outputs must not overlap "
+                    "(write to /pfs/out/$PACH_DATUM_ID/... or set output_merge: append)"
+                )
+            result[path] = did
+            op = "append" if append and other is not None else "put"
+            changes.append(Change(tuple(split_path(path)), op, entry))
+    return changes, result
+
+
+def _commit_output(conn: Connection, job: _Job, tree: str | None, size: int) -> None:
+    C = schema.commits
+    repo = repo_row(conn, job.pipeline)
+    branch = job.spec.output_branch
+    head = conn.execute(select(schema.branches.c.head).where(
+        schema.branches.c.repo_id == repo.id, schema.branches.c.name == branch)).scalar()
+    now = utcnow()
+    conn.execute(C.insert().values(
+        repo_id=repo.id, id=job.id, branch=branch, parent=head, origin=Origin.AUTO.value,
+        description=f"output of job {job.id}", started_at=now, finished_at=now, tree=tree,
+        size_bytes=size,
+    ))
+    set_branch_head(conn, repo.id, branch, job.id)
+    sources = {(i["repo"], i["commit"]) for i in job.inputs}
+    spec_commit = conn.execute(select(J.c.spec_commit).where(J.c.pk == job.pk)).scalar_one()
+    sources.add((f"{job.pipeline}.spec", spec_commit))
+    for from_repo, from_commit in sorted(sources):
+        conn.execute(schema.commit_provenance.insert().values(
+            repo_id=repo.id, commit_id=job.id,
+            from_repo_id=repo_row(conn, from_repo).id, from_commit_id=from_commit,
+        ))
+
+
+def _set(pfs: Pfs, job_pk: int, **values: Any) -> None:
+    with pfs.store.db.write() as conn:
+        conn.execute(update(J).where(J.c.pk == job_pk).values(**values))
+
+
+def _finish(pfs: Pfs, job: _Job, state: JobState, reason: str) -> JobState:
+    _set(pfs, job.pk, state=state.value, reason=reason, finished_at=utcnow())
+    return state
