@@ -245,7 +245,8 @@ class Client(PipelineVerbs):
         with src.Spool() as spool, gc_paused():
             sources: list[Source] = []
             for dest, where in items:
-                if dest == "/" and not untar:  # no path given: keep the source's own name
+                whole_dir = recursive and not src.is_url(where) and os.path.isdir(where)
+                if dest == "/" and not untar and not whole_dir:  # a file can't be '/': keep its name
                     name = src.url_name(where) if src.is_url(where) else Path(where).name
                     dest = "/" + name
                 local = src.download(where, spool) if src.is_url(where) else where

@@ -1,22 +1,28 @@
 """The local executor: ``parallelism`` worker processes on this machine.
 
-Each worker process keeps one sandbox and one store connection for its whole life and
-takes datum sets from a shared queue, so the cost of starting Python, opening the store
-and starting bubblewrap is paid once per worker, not per datum. With parallelism 1 the
-worker runs in this process.
+Each worker process (``python -m loxo.worker.serve``) keeps one sandbox and one store
+connection for its whole life and takes datum sets one at a time, so starting Python,
+opening the store and starting bubblewrap is paid once per worker, not per datum. They
+are plain subprocesses rather than ``multiprocessing`` children, so a user's script
+that calls the SDK is never re-imported in them. With parallelism 1 the worker runs in
+this process.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import contextlib
+import queue
 import shutil
+import subprocess
+import sys
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from loxo.pfs.store import StoreLocation
 from loxo.worker.datum_worker import DatumWorker
+from loxo.worker.serve import WorkerFailure, receive, send
 from loxo.worker.task import DatumResult, DatumSet
 
 
@@ -28,20 +34,6 @@ class Executor(Protocol):
     @property
     def warning(self) -> str | None:
         """A one-line note on how user code runs (e.g. without a sandbox), if any."""
-
-
-_worker: DatumWorker | None = None
-
-
-def _start_worker(location: StoreLocation, scratch_root: str, use_sandbox: bool) -> None:
-    global _worker
-    scratch = Path(scratch_root) / f"worker-{os.getpid()}"
-    _worker = DatumWorker(location, scratch, use_sandbox)
-
-
-def _run_set(work: DatumSet) -> list[DatumResult]:
-    assert _worker is not None
-    return _worker.run_set(work)
 
 
 class LocalExecutor:
@@ -59,16 +51,11 @@ class LocalExecutor:
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         if parallelism <= 1:
             yield from self._inline(sets)
-            return
-        ctx = multiprocessing.get_context("spawn")  # no inherited DB connections or locks
-        with ctx.Pool(
-            parallelism, initializer=_start_worker,
-            initargs=(self.location, str(self.scratch_root), self.use_sandbox),
-        ) as pool:
-            yield from pool.imap_unordered(_run_set, sets)
+        else:
+            yield from self._pool(sets, parallelism)
 
     def _inline(self, sets: Iterable[DatumSet]) -> Iterator[list[DatumResult]]:
-        scratch = self.scratch_root / f"worker-{os.getpid()}"
+        scratch = self.scratch_root / "worker-0"
         worker = DatumWorker(self.location, scratch, self.use_sandbox)
         self._warning = worker.warning
         try:
@@ -77,3 +64,78 @@ class LocalExecutor:
         finally:
             worker.close()
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _pool(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
+        source = iter(sets)
+        lock = threading.Lock()
+        results: queue.Queue[list[DatumResult] | BaseException | None] = queue.Queue()
+        workers = [_Process(self, i) for i in range(parallelism)]
+
+        def feed(proc: _Process) -> None:
+            try:
+                while True:
+                    with lock:
+                        work = next(source, None)
+                    if work is None:
+                        break
+                    results.put(proc.run(work))
+            except BaseException as exc:  # surfaces in the consumer, below
+                results.put(exc)
+            finally:
+                results.put(None)
+
+        threads = [threading.Thread(target=feed, args=(p,), daemon=True) for p in workers]
+        for t in threads:
+            t.start()
+        finished = False
+        try:
+            running = len(threads)
+            while running:
+                item = results.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    yield item
+            finished = True
+        finally:
+            for p in workers:
+                p.close(kill=not finished)  # stopped early (timeout, error): no waiting
+            for i in range(parallelism):
+                shutil.rmtree(self.scratch_root / f"worker-{i + 1}", ignore_errors=True)
+
+
+class _Process:
+    def __init__(self, owner: LocalExecutor, number: int) -> None:
+        scratch = owner.scratch_root / f"worker-{number + 1}"
+        scratch.mkdir(parents=True, exist_ok=True)
+        self.log = open(scratch.parent / f"worker-{number + 1}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "loxo.worker.serve"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.inp: IO[bytes] = self.proc.stdin
+        self.out: IO[bytes] = self.proc.stdout
+        send(self.inp, (owner.location, str(scratch), owner.use_sandbox))
+        owner._warning = receive(self.out)
+
+    def run(self, work: DatumSet) -> list[DatumResult]:
+        send(self.inp, work)
+        reply = receive(self.out)
+        if isinstance(reply, WorkerFailure):
+            raise RuntimeError(f"worker failed: {reply.message}")
+        return list(reply)
+
+    def close(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        with contextlib.suppress(OSError):
+            self.inp.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

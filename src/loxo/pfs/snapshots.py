@@ -12,6 +12,7 @@ from loxo.model.refs import FileKind
 from loxo.pfs.files import Source, store_sources
 from loxo.pfs.store import Store
 from loxo.pfs.tree import Change, Entry, apply_changes
+from loxo.storage.blobs import BlobWriter
 
 
 def walk_local(dest: str, directory: str) -> Iterator[Source]:
@@ -30,25 +31,37 @@ def walk_local(dest: str, directory: str) -> Iterator[Source]:
             yield Source(normalize_path(prefix + entry.name), local=entry.path, size=entry.stat().st_size)
 
 
-def snapshot(store: Store, directory: str) -> tuple[str | None, int, list[str]]:
-    """Store every file under ``directory`` as a tree: ``(root id, bytes, file paths)``.
+Stored = list[tuple[str, Entry]]
+"""Files stored from a directory: ``(path, entry)``, the entry carrying chunk locations."""
 
-    The tree is stored but belongs to no commit until someone puts it in one.
-    """
-    sources = list(walk_local("/", directory))
-    if not sources:
-        return None, 0, []
+
+def store_directories(store: Store, directories: list[str]) -> list[Stored]:
+    """Store the files under each directory with one writer (one pack, one flush for all),
+    without building trees: a caller assembles them (see ``build_tree``)."""
+    sources = [list(walk_local("/", d)) for d in directories]
+    flat = [s for group in sources for s in group]
+    if not flat:
+        return [[] for _ in directories]
     writer = store.writer()
-    contents = store_sources(writer, sources)
+    contents = iter(store_sources(writer, flat))
     writer.flush()  # chunk locations are final only now
-    changes = [
-        Change(tuple(split_path(s.path)), "put",
-               Entry(s.path.rsplit("/", 1)[-1], FileKind.FILE, c.id, c.size, writer.parts(c.chunks)))
-        for s, c in zip(sources, contents, strict=True)
-    ]
-    tree, size = apply_changes(store.trees, None, changes, writer)
-    writer.flush()
-    return tree, size, [s.path for s in sources]
+    out: list[Stored] = []
+    for group in sources:
+        stored: Stored = []
+        for s in group:
+            c = next(contents)
+            name = s.path.rsplit("/", 1)[-1]
+            stored.append((s.path, Entry(name, FileKind.FILE, c.id, c.size, writer.parts(c.chunks))))
+        out.append(stored)
+    return out
+
+
+def build_tree(store: Store, writer: BlobWriter, files: Stored) -> tuple[str | None, int]:
+    """A tree of ``files`` (its directory blobs added to ``writer``, not yet flushed)."""
+    if not files:
+        return None, 0
+    changes = [Change(tuple(split_path(path)), "put", entry) for path, entry in files]
+    return apply_changes(store.trees, None, changes, writer)
 
 
 def materialize(store: Store, tree: str | None, path: str, target: Path, empty: bool = False) -> int:

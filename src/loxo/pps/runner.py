@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -28,6 +29,7 @@ from loxo.model.jobs import DatumState, JobState
 from loxo.model.refs import Commit, File, Origin
 from loxo.pfs import Pfs
 from loxo.pfs.lookup import repo_row, resolve
+from loxo.pfs.snapshots import build_tree
 from loxo.pfs.tree import Change, apply_changes
 from loxo.pfs.writes import set_branch_head
 from loxo.pps.datums import Datum, datum_env, datum_hash, datum_id, iter_datums, tree_resolver
@@ -260,8 +262,11 @@ def _process(
 
 
 def _record(pfs: Pfs, job: _Job, results: list[DatumResult]) -> None:
-    from datetime import UTC, datetime
-
+    """Assemble each datum's output tree (one writer and one flush for the whole set),
+    then record states, timings, logs and counters in one transaction."""
+    writer = pfs.store.writer()
+    trees = {r.datum_id: build_tree(pfs.store, writer, list(r.outputs))[0] for r in results}
+    writer.flush()
     processed = sum(1 for r in results if r.state == DatumState.SUCCESS.value)
     failed = sum(1 for r in results if r.state == DatumState.FAILED.value)
     recovered = sum(1 for r in results if r.state == DatumState.RECOVERED.value)
@@ -269,16 +274,14 @@ def _record(pfs: Pfs, job: _Job, results: list[DatumResult]) -> None:
         for r in results:
             conn.execute(
                 update(D).where(D.c.job_pk == job.pk, D.c.datum_id == r.datum_id).values(
-                    state=r.state, output_tree=r.output_tree, output_size=r.output_size,
-                    error=r.error, attempts=r.attempts,
-                    started_at=datetime.fromtimestamp(r.started, UTC),
-                    finished_at=datetime.fromtimestamp(r.finished, UTC),
-                    download_seconds=r.download_seconds, process_seconds=r.process_seconds,
-                    upload_seconds=r.upload_seconds,
+                    state=r.state, output_tree=trees[r.datum_id], output_size=r.output_size,
+                    error=r.error, attempts=r.attempts, started_at=_when(r.started),
+                    finished_at=_when(r.finished), download_seconds=r.download_seconds,
+                    process_seconds=r.process_seconds, upload_seconds=r.upload_seconds,
                 )
             )
         logs = [
-            {"job_pk": job.pk, "datum_id": r.datum_id, "ts": datetime.fromtimestamp(line.ts, UTC),
+            {"job_pk": job.pk, "datum_id": r.datum_id, "ts": _when(line.ts),
              "stream": line.stream, "line": line.line}
             for r in results for line in r.logs
         ]
@@ -291,6 +294,10 @@ def _record(pfs: Pfs, job: _Job, results: list[DatumResult]) -> None:
             download_bytes=J.c.download_bytes + sum(r.download_bytes for r in results),
             upload_bytes=J.c.upload_bytes + sum(r.output_size for r in results),
         ))
+
+
+def _when(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def _land(pfs: Pfs, job: _Job) -> None:

@@ -2,22 +2,42 @@
 
 Per datum: materialise the inputs into scratch space, run the command (retried up to
 ``datum_tries`` times, each try with a clean output directory), run ``err_cmd`` if it
-still fails, and store ``/pfs/out`` as a tree. User code's stdout and stderr are kept
-line by line with their timestamps.
+still fails. The outputs of a whole datum set are then stored in one go (one pack, no
+metadata writes), so workers never queue for the database. User code's stdout and
+stderr are kept line by line.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from loxo.pfs.snapshots import materialize, snapshot
+from loxo.pfs.snapshots import materialize, store_directories
 from loxo.pfs.store import Store, StoreLocation
 from loxo.worker.sandbox import RunRequest, RunResult, Sandbox, open_sandbox
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, LogLine, Transform
 
 _MAX_LOG_LINE = 8192
+
+
+@dataclass
+class _Ran:
+    """A datum whose user code has run; its outputs are still in ``out``."""
+
+    datum_id: str
+    state: str
+    ok: bool
+    out: Path
+    error: str
+    attempts: int
+    started: float
+    finished: float
+    download: float
+    process: float
+    downloaded: int
+    logs: tuple[LogLine, ...]
 
 
 class DatumWorker:
@@ -34,9 +54,24 @@ class DatumWorker:
         self.store.close()
 
     def run_set(self, work: DatumSet) -> list[DatumResult]:
-        return [self.run_datum(work, d) for d in work.datums]
+        """Run every datum of the set, then store all their outputs at once."""
+        ran = [self._run_datum(work, d) for d in work.datums]
+        started = time.time()
+        stored = store_directories(self.store, [str(r.out) for r in ran if r.ok])
+        upload = (time.time() - started) / max(1, len(stored))
+        outputs = iter(stored)
+        results = []
+        for r in ran:
+            files = next(outputs) if r.ok else []
+            results.append(DatumResult(
+                r.datum_id, r.state, tuple(files), sum(e.size for _, e in files), r.error,
+                r.attempts, r.started, r.finished, r.download, r.process, upload if r.ok else 0.0,
+                r.downloaded, r.logs,
+            ))
+            shutil.rmtree(r.out, ignore_errors=True)
+        return results
 
-    def run_datum(self, work: DatumSet, datum: DatumTask) -> DatumResult:
+    def _run_datum(self, work: DatumSet, datum: DatumTask) -> _Ran:
         self._n += 1
         n = str(self._n)
         inp, out, logs = (self.scratch / sub / n for sub in ("in", "out", "logs"))
@@ -51,17 +86,13 @@ class DatumWorker:
         fetched = time.time()
         logs.mkdir(parents=True, exist_ok=True)
         ok, attempts, error, recovered = self._attempts(work.transform, datum, links, out, logs)
-        ran = time.time()
-        tree, size, files = (None, 0, []) if not ok else snapshot(self.store, str(out))
         finished = time.time()
-        lines = _read_logs(logs)
-        for d in (inp, out, logs):
-            shutil.rmtree(d, ignore_errors=True)
+        lines = tuple(_read_logs(logs))
+        shutil.rmtree(inp, ignore_errors=True)
+        shutil.rmtree(logs, ignore_errors=True)
         state = "success" if ok else ("recovered" if recovered else "failed")
-        return DatumResult(
-            datum.datum_id, state, tree, size, tuple(files), error, attempts, started, finished,
-            fetched - started, ran - fetched, finished - ran, downloaded, tuple(lines),
-        )
+        return _Ran(datum.datum_id, state, ok, out, error, attempts, started, finished,
+                    fetched - started, finished - fetched, downloaded, lines)
 
     def _attempts(
         self, t: Transform, datum: DatumTask, links: dict[str, str], out: Path, logs: Path

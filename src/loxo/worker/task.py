@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from loxo.pfs.store import StoreLocation
+from loxo.pfs.tree import Entry
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,13 @@ class LogLine:
 
 @dataclass(frozen=True)
 class DatumResult:
-    """How one datum went. ``state`` is "success", "failed" or "recovered"."""
+    """How one datum went. ``state`` is "success", "failed" or "recovered"; a success's
+    output files are stored, and the caller assembles them into a tree."""
 
     datum_id: str
     state: str
-    output_tree: str | None
+    outputs: tuple[tuple[str, Entry], ...]  # stored files of /pfs/out: (path, entry)
     output_size: int
-    output_files: tuple[str, ...]
     error: str
     attempts: int
     started: float
