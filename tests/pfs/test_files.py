@@ -388,12 +388,6 @@ def test_re_putting_identical_files_keeps_ids_and_stores_no_data(client: loxo.Cl
     assert size_with_big - size_before >= len(big)
 
 
-@pytest.mark.xfail(
-    reason="directory ids hash the chunk locations (pack key/offset) of their files, and small "
-    "file blobs are no longer deduplicated across writes, so equal content written separately "
-    "gets a different directory id (tree.py promises 'equal subtrees have equal ids')",
-    strict=True,
-)
 def test_equal_directories_have_equal_ids_across_repos(client: loxo.Client, tree: str) -> None:
     client.create_repo("twin")
     client.put_files("twin@master", [

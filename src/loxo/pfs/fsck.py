@@ -11,7 +11,7 @@ from loxo.errors import LoxoError
 from loxo.meta import schema
 from loxo.model.refs import FsckProblem
 from loxo.pfs.store import Store
-from loxo.pfs.tree import Entry, decode_dir
+from loxo.pfs.tree import Entry, read_dir
 from loxo.storage import content
 from loxo.storage.objects import LocalObjectStore
 
@@ -63,7 +63,7 @@ class _Checker:
         self.seen_dirs.add(dir_id)
         try:
             # straight from the store: the tree cache would hide a directory corrupted since
-            entries = decode_dir(self.store.blobs.read(dir_id))
+            entries = read_dir(self.store.blobs, dir_id)
         except LoxoError as exc:
             yield FsckProblem(where, f"directory {dir_id}: {exc.message}")
             return

@@ -51,12 +51,17 @@ def encode_dir(entries: Dir) -> bytes:
             rows.append([name, "d", e.id, e.size])
         else:
             rows.append([name, "f", e.id, e.size, [list(p) for p in e.parts]])
-    return orjson.dumps({"v": 1, "e": rows})
+    body = orjson.dumps({"v": 1, "e": rows})
+    # The id is logical (see dir_id), so the blob carries its own checksum as well.
+    return body + b"\n" + content.digest(body).encode()
 
 
 def decode_dir(data: bytes) -> Dir:
+    body, _, checksum = data.rpartition(b"\n")
+    if content.digest(body).encode() != checksum:
+        raise Corrupt("directory blob does not match its checksum")
     try:
-        rows = orjson.loads(data)["e"]
+        rows = orjson.loads(body)["e"]
         out: Dir = {}
         for row in rows:
             if row[1] == "d":
@@ -67,6 +72,24 @@ def decode_dir(data: bytes) -> Dir:
         return out
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise Corrupt(f"directory blob is malformed: {exc}") from None
+
+
+def dir_id(entries: Dir) -> str:
+    """A directory's id: the hash of its names, kinds, content ids and sizes only.
+
+    Where the files' chunks happen to be stored is left out, so equal content always
+    has an equal id (datum identity and diffs rely on it).
+    """
+    rows = [[n, entries[n].kind.value, entries[n].id, entries[n].size] for n in sorted(entries)]
+    return content.digest(orjson.dumps(["loxo:dir:1", rows]))
+
+
+def read_dir(blobs: BlobReader, wanted: str) -> Dir:
+    """Read and check a directory blob (its id is logical, not its bytes' hash)."""
+    entries = decode_dir(blobs.read(wanted, verify=False))
+    if dir_id(entries) != wanted:
+        raise Corrupt(f"directory {wanted} does not match its content")
+    return entries
 
 
 def root_entry(tree: str | None, size: int = 0) -> Entry | None:
@@ -82,15 +105,15 @@ class TreeReader:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def load(self, dir_id: str) -> Dir:
+    def load(self, wanted: str) -> Dir:
         with self._lock:
-            hit = self._cache.get(dir_id)
+            hit = self._cache.get(wanted)
             if hit is not None:
-                self._cache.move_to_end(dir_id)
+                self._cache.move_to_end(wanted)
                 return hit
-        entries = decode_dir(self.blobs.read(dir_id))
+        entries = read_dir(self.blobs, wanted)
         with self._lock:
-            self._cache[dir_id] = entries
+            self._cache[wanted] = entries
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return entries
@@ -209,11 +232,13 @@ class _Edits:
 
     def store(self, entries: Dir) -> str:
         if self.writer is None:  # dry run: only looking for conflicts
-            dir_id = f"dry:{len(self.made)}"
-        else:
-            dir_id = self.writer.add(encode_dir(entries), indexed=True)
-        self.made[dir_id] = entries
-        return dir_id
+            fake = f"dry:{len(self.made)}"
+            self.made[fake] = entries
+            return fake
+        logical = dir_id(entries)
+        self.writer.add(encode_dir(entries), indexed=True, blob_id=logical)
+        self.made[logical] = entries
+        return logical
 
 
 def _apply(

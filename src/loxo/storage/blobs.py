@@ -117,9 +117,14 @@ class BlobWriter:
                 self._known.setdefault(p.id, p)
 
     # -- adding ----------------------------------------------------------------------
-    def add(self, data: bytes | memoryview, *, indexed: bool = False) -> str:
-        """Store one blob; returns its id. ``indexed`` blobs can later be read by id alone."""
-        blob_id = content.digest(data)
+    def add(self, data: bytes | memoryview, *, indexed: bool = False, blob_id: str | None = None) -> str:
+        """Store one blob; returns its id. ``indexed`` blobs can later be read by id alone.
+
+        ``blob_id`` names the blob by something other than its bytes' hash (directories
+        are named by their logical content); its reader must then check it.
+        """
+        if blob_id is None:
+            blob_id = content.digest(data)
         with self._lock:
             if indexed:
                 self._to_index.add(blob_id)
@@ -287,12 +292,13 @@ class BlobReader:
             raise Corrupt(f"blob {part.id} in {part.key} does not match its hash")
         return data
 
-    def read(self, blob_id: str) -> bytes:
-        """A blob by id, located through the index."""
+    def read(self, blob_id: str, *, verify: bool = True) -> bytes:
+        """A blob by id, located through the index (``verify=False`` for blobs named by
+        something other than their hash, which the caller checks)."""
         part = self.index.lookup([blob_id]).get(blob_id)
         if part is None:
             raise ObjectMissing(f"blob {blob_id} is not in the index")
-        return self.read_part(part)
+        return self.read_part(part, verify=verify)
 
     def read_parts(self, parts: Iterable[Part]) -> Iterator[bytes]:
         for part in parts:
