@@ -6,6 +6,7 @@ import io
 import json
 import re
 import shlex
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -437,6 +438,26 @@ def test_logs_follow_a_running_job(
         "done /pfs/data/a.txt", "done /pfs/data/b.txt", "done /pfs/data/c.txt"]
     assert writer.wait(timeout=30) == 0
     assert jobs(ok)[0]["state"] == "success"
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_job_says_how_to_unblock_the_pipeline(
+    ok: Ok, data: str, tmp_path: Path, home: Path, loxo_bin: Path
+) -> None:
+    spec = write_spec(tmp_path, "slow", ["sh", "-c", "sleep 3"], pfs("data", "/"))
+    command = subprocess.Popen([str(loxo_bin), "--home", str(home), "create", "pipeline", "-f", spec],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not any(j["state"] == "running" for j in jobs(ok)):
+        assert time.monotonic() < deadline and command.poll() is None, "the job never started"
+        time.sleep(0.05)
+    command.send_signal(signal.SIGINT)
+    _, err = command.communicate(timeout=30)
+    assert command.returncode == 130
+    hint = re.search(r"stop it with: loxo (stop job slow@\S+)", err.decode())
+    assert hint is not None, err
+    ok(*hint.group(1).split())
+    assert jobs(ok)[0]["state"] == "killed"
 
 
 # -- provenance and lineage --------------------------------------------------------------

@@ -4,7 +4,9 @@
 ``put file training@master:iris.csv -o -f data/iris.csv``: the positional pieces of
 each address (repo, branch or commit, path) are joined into one ``repo@ref:path``
 argument, options pass through unchanged, and options 1.x had but 2.x does not need
-(``put-file -c``) are dropped. One table, no second copy of any command.
+(``put-file -c``) are dropped. Jobs work the same way: ``inspect-job edges <id>``
+becomes ``inspect job edges@<id>``, and a bare 1.x job id passes through whole.
+One table, no second copy of any command (``RENAMED`` only renames ``get-logs``).
 """
 
 from __future__ import annotations

@@ -148,7 +148,9 @@ class JobBars:
                 info = self.client.inspect_job(job)
             except LoxoError:  # deleted meanwhile, or the store is going away
                 continue
-            if info.state is not JobState.SUCCESS:
+            if not info.state.done:  # the command was interrupted while the job ran
+                warn(f"warning: job {job} was left {info.state.value}; stop it with: loxo stop job {job}")
+            elif info.state is not JobState.SUCCESS:
                 reason = f": {info.reason}" if info.reason else ""
                 warn(f"warning: job {job} {info.state.value}{reason}")
         sandbox_note = self.client.pps.executor.warning  # e.g. bubblewrap missing: once
