@@ -34,6 +34,7 @@ RANKS: dict[str, int] = {
     "cli": 8,
     "console": 8,
     "__main__": 8,
+    "batch": 8,  # runs inside user code: the top of its own process, like the CLI
 }
 ENV_ALLOWED_FROM = 7  # the server's start-up and the CLI
 

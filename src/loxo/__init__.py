@@ -6,7 +6,11 @@
 ...     c.put_file("images@master:/a.txt", b"hello")
 """
 
-from loxo.client import Client, OpenCommit
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from loxo.errors import LoxoError
 from loxo.model import (
     Branch,
@@ -22,7 +26,21 @@ from loxo.model import (
     Repo,
     RepoInfo,
 )
-from loxo.pfs import Source
+
+if TYPE_CHECKING:
+    from loxo.client import Client, OpenCommit
+    from loxo.pfs import Source
+
+# The SDK pulls in SQLAlchemy and friends (half a second); load it on first use, so that
+# ``import loxo.batch`` in user code and ``loxo version`` stay instant.
+_LAZY = {"Client": "loxo.client", "OpenCommit": "loxo.client", "Source": "loxo.pfs"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'loxo' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 

@@ -62,7 +62,10 @@ def put_file(
         return
     if STDIN in entries:
         raise typer.BadParameter("'-f -' (stdin) cannot be mixed with other sources", param_hint="-f")
-    items = _destinations(target.path, entries, untar or len(entries) == 1)
+    if ":" not in ref and not untar:  # no path given: every source keeps its own name
+        items = [("/" + (url_name(e) if is_url(e) else Path(e).name), e) for e in entries]
+    else:
+        items = _destinations(target.path, entries, untar or len(entries) == 1)
     total_bytes, total_files = measure_local(entries, recursive)
     with transfer_bar("put", total_bytes, total_files) as report:
         client.put_many(

@@ -56,7 +56,9 @@ class Client(PipelineVerbs):
 
     In this embedded mode, writes that trigger pipelines run their jobs before they
     return (``auto_run``); ``on_job`` is told when each job starts and may return a
-    progress callback for it. ``sandbox=False`` runs user code without bubblewrap.
+    progress callback for it. ``sandbox=False`` runs user code without bubblewrap;
+    ``scratch`` is where datums' files live while they run (default: RAM, see
+    ``loxo.pps.api.default_scratch``).
     """
 
     def __init__(
@@ -66,10 +68,12 @@ class Client(PipelineVerbs):
         auto_run: bool = True,
         on_job: JobStarted | None = None,
         sandbox: bool = True,
+        scratch: str | os.PathLike[str] | None = None,
     ) -> None:
         self.home = Path(home if home is not None else DEFAULT_HOME)
         self.pfs = Pfs.open_embedded(self.home)
-        self.pps = Pps(self.pfs, use_sandbox=sandbox)
+        self.pps = Pps(self.pfs, use_sandbox=sandbox,
+                       scratch=Path(scratch) if scratch is not None else None)
         self.auto_run = auto_run
         self.on_job = on_job
 

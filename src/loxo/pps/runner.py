@@ -223,6 +223,7 @@ def _transform(spec: PipelineSpec) -> Transform:
         cmd=t.cmd, stdin=t.stdin, env=dict(t.env), err_cmd=t.err_cmd, err_stdin=t.err_stdin,
         accept_return_code=t.accept_return_code, working_dir=t.working_dir,
         datum_timeout=spec.datum_timeout, datum_tries=spec.datum_tries,
+        datum_batching=t.datum_batching,
     )
 
 

@@ -11,33 +11,14 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from loxo.pfs.snapshots import materialize, store_directories
 from loxo.pfs.store import Store, StoreLocation
+from loxo.worker.batching import run_batched
+from loxo.worker.logs import read_logs
 from loxo.worker.sandbox import RunRequest, RunResult, Sandbox, open_sandbox
-from loxo.worker.task import DatumResult, DatumSet, DatumTask, LogLine, Transform
-
-_MAX_LOG_LINE = 8192
-
-
-@dataclass
-class _Ran:
-    """A datum whose user code has run; its outputs are still in ``out``."""
-
-    datum_id: str
-    state: str
-    ok: bool
-    out: Path
-    error: str
-    attempts: int
-    started: float
-    finished: float
-    download: float
-    process: float
-    downloaded: int
-    logs: tuple[LogLine, ...]
+from loxo.worker.task import DatumResult, DatumSet, DatumTask, Ran, Transform
 
 
 class DatumWorker:
@@ -55,7 +36,10 @@ class DatumWorker:
 
     def run_set(self, work: DatumSet) -> list[DatumResult]:
         """Run every datum of the set, then store all their outputs at once."""
-        ran = [self._run_datum(work, d) for d in work.datums]
+        if work.transform.datum_batching:
+            ran = run_batched(self, work)
+        else:
+            ran = [self._run_datum(work, d) for d in work.datums]
         started = time.time()
         stored = store_directories(self.store, [str(r.out) for r in ran if r.ok])
         upload = (time.time() - started) / max(1, len(stored))
@@ -71,28 +55,52 @@ class DatumWorker:
             shutil.rmtree(r.out, ignore_errors=True)
         return results
 
-    def _run_datum(self, work: DatumSet, datum: DatumTask) -> _Ran:
+    def slot(self) -> tuple[Path, Path, Path]:
+        """Fresh scratch directories for one datum: inputs, outputs, logs."""
         self._n += 1
         n = str(self._n)
         inp, out, logs = (self.scratch / sub / n for sub in ("in", "out", "logs"))
-        started = time.time()
+        out.mkdir(parents=True)
+        logs.mkdir(parents=True)
+        return inp, out, logs
+
+    def fetch(self, datum: DatumTask, inp: Path) -> tuple[dict[str, Path], int]:
+        """Materialise the datum's inputs under ``inp``: ({input name: dir}, bytes)."""
+        dirs: dict[str, Path] = {}
         downloaded = 0
-        links: dict[str, str] = {"/pfs/out": str(out)}
         for item in datum.inputs:
             target = inp / item.name
             target.mkdir(parents=True, exist_ok=True)
             downloaded += materialize(self.store, item.tree, item.path, target, item.empty_files)
-            links[f"/pfs/{item.name}"] = str(target)
+            dirs[item.name] = target
+        return dirs, downloaded
+
+    def environment(self, t: Transform, datum_env: dict[str, str]) -> dict[str, str]:
+        """The whole environment of user code: basics, the spec's ``env``, the datum's."""
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
+        env.update(t.env)
+        env.update(self.datum_variables(datum_env))
+        return env
+
+    def datum_variables(self, datum_env: dict[str, str]) -> dict[str, str]:
+        """The datum's own variables, with /pfs paths where this sandbox has them."""
+        return _retarget(datum_env, self.sandbox.pfs_root)
+
+    def _run_datum(self, work: DatumSet, datum: DatumTask) -> Ran:
+        inp, out, logs = self.slot()
+        started = time.time()
+        dirs, downloaded = self.fetch(datum, inp)
+        links = {f"/pfs/{name}": str(path) for name, path in dirs.items()}
+        links["/pfs/out"] = str(out)
         fetched = time.time()
-        logs.mkdir(parents=True, exist_ok=True)
         ok, attempts, error, recovered = self._attempts(work.transform, datum, links, out, logs)
         finished = time.time()
-        lines = tuple(_read_logs(logs))
+        lines = tuple(read_logs(logs))
         shutil.rmtree(inp, ignore_errors=True)
         shutil.rmtree(logs, ignore_errors=True)
         state = "success" if ok else ("recovered" if recovered else "failed")
-        return _Ran(datum.datum_id, state, ok, out, error, attempts, started, finished,
-                    fetched - started, finished - fetched, downloaded, lines)
+        return Ran(datum.datum_id, state, ok, out, error, attempts, started, finished,
+                   fetched - started, finished - fetched, downloaded, lines)
 
     def _attempts(
         self, t: Transform, datum: DatumTask, links: dict[str, str], out: Path, logs: Path
@@ -118,9 +126,7 @@ class DatumWorker:
         self, cmd: tuple[str, ...], stdin: tuple[str, ...], t: Transform, datum: DatumTask,
         links: dict[str, str], logs: Path,
     ) -> RunResult:
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8"}
-        env.update(t.env)
-        env.update(_retarget(datum.env, self.sandbox.pfs_root))
+        env = self.environment(t, datum.env)
         req = RunRequest(cmd, stdin, env, links, t.working_dir, t.datum_timeout,
                          str(logs / "stdout"), str(logs / "stderr"))
         return self.sandbox.run(req)
@@ -131,17 +137,3 @@ def _retarget(env: dict[str, str], root: str) -> dict[str, str]:
     if root == "/pfs":
         return env
     return {k: (root + v.removeprefix("/pfs") if v.startswith("/pfs") else v) for k, v in env.items()}
-
-
-def _read_logs(logs: Path) -> list[LogLine]:
-    lines: list[LogLine] = []
-    for stream in ("stdout", "stderr"):
-        path = logs / stream
-        if not path.exists():
-            continue
-        stamp = path.stat().st_mtime
-        with open(path, "rb") as f:
-            for raw in f:
-                text = raw[:_MAX_LOG_LINE].decode("utf-8", "replace").rstrip("\n")
-                lines.append(LogLine(stamp, stream, text))
-    return lines

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 RUNNER = Path(__file__).with_name("runner_script.py")
-_SKIP = {"proc", "dev", "sys", "pfs"}
+_SKIP = {"proc", "dev", "sys", "pfs", "tmp"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ class BwrapSandbox(_RunnerProcess):
     pfs_root = "/pfs"
 
     def __init__(self, scratch: Path, bwrap: str) -> None:
-        super().__init__([*bwrap_argv(bwrap, scratch), sys.executable, "-I", str(RUNNER)])
+        super().__init__([*bwrap_argv(bwrap, scratch), sys.executable, "-I", "-S", str(RUNNER)])
 
 
 class PlainSandbox(_RunnerProcess):
@@ -100,7 +100,7 @@ class PlainSandbox(_RunnerProcess):
 
     def __init__(self, scratch: Path) -> None:
         self.pfs_root = str(scratch / "pfs")
-        super().__init__([sys.executable, "-I", str(RUNNER)])
+        super().__init__([sys.executable, "-I", "-S", str(RUNNER)])
 
     def _fix(self, text: str) -> str:
         return self.pfs_root if text == "/pfs" else text.replace("/pfs/", self.pfs_root + "/")
@@ -125,7 +125,7 @@ def bwrap_argv(bwrap: str, scratch: Path) -> list[str]:
             argv += ["--symlink", os.readlink(entry.path), entry.path]
         elif entry.is_dir():
             argv += ["--ro-bind", entry.path, entry.path]
-    argv += ["--dev", "/dev", "--proc", "/proc", "--dir", "/pfs", "--dir", "/tmp"]
+    argv += ["--dev", "/dev", "--proc", "/proc", "--dir", "/pfs", "--tmpfs", "/tmp"]
     argv += ["--ro-bind", str(scratch / "in"), str(scratch / "in")]
     argv += ["--bind", str(scratch / "out"), str(scratch / "out")]
     argv += ["--bind", str(scratch / "logs"), str(scratch / "logs")]

@@ -7,6 +7,7 @@ store, and gets ``DatumResult``s back; the job's bookkeeping stays with the call
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from loxo.pfs.store import StoreLocation
 from loxo.pfs.tree import Entry
@@ -25,6 +26,7 @@ class Transform:
     working_dir: str | None = None
     datum_timeout: float | None = None
     datum_tries: int = 3
+    datum_batching: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,4 +81,22 @@ class DatumResult:
     process_seconds: float
     upload_seconds: float
     download_bytes: int
+    logs: tuple[LogLine, ...]
+
+
+@dataclass
+class Ran:
+    """A datum whose user code has run; its outputs are still in ``out``."""
+
+    datum_id: str
+    state: str
+    ok: bool
+    out: Path
+    error: str
+    attempts: int
+    started: float
+    finished: float
+    download: float
+    process: float
+    downloaded: int
     logs: tuple[LogLine, ...]
