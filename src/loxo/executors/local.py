@@ -11,6 +11,7 @@ this process.
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import shutil
 import subprocess
@@ -47,15 +48,21 @@ class LocalExecutor:
     def warning(self) -> str | None:
         return self._warning
 
+    def _scratch(self, number: int) -> Path:
+        """A worker's own scratch directory: unique to this process, so two commands
+        running jobs on one store never share one."""
+        return self.scratch_root / f"worker-{os.getpid()}-{number}"
+
     def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         self.scratch_root.mkdir(parents=True, exist_ok=True)
+        _remove_dead(self.scratch_root)
         if parallelism <= 1:
             yield from self._inline(sets)
         else:
             yield from self._pool(sets, parallelism)
 
     def _inline(self, sets: Iterable[DatumSet]) -> Iterator[list[DatumResult]]:
-        scratch = self.scratch_root / "worker-0"
+        scratch = self._scratch(0)
         worker = DatumWorker(self.location, scratch, self.use_sandbox)
         self._warning = worker.warning
         try:
@@ -103,14 +110,35 @@ class LocalExecutor:
             for p in workers:
                 p.close(kill=not finished)  # stopped early (timeout, error): no waiting
             for i in range(parallelism):
-                shutil.rmtree(self.scratch_root / f"worker-{i + 1}", ignore_errors=True)
+                shutil.rmtree(self._scratch(i + 1), ignore_errors=True)
+
+
+def _remove_dead(root: Path) -> None:
+    """Remove scratch left by processes that were killed (their pid is gone)."""
+    for entry in root.glob("worker-*"):
+        pid = entry.name.split("-")[1].split(".")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class _Process:
     def __init__(self, owner: LocalExecutor, number: int) -> None:
-        scratch = owner.scratch_root / f"worker-{number + 1}"
+        scratch = owner._scratch(number + 1)
         scratch.mkdir(parents=True, exist_ok=True)
-        self.log = open(scratch.parent / f"worker-{number + 1}.log", "ab")  # noqa: SIM115
+        self.log = open(scratch.with_suffix(".log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "loxo.worker.serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,

@@ -120,6 +120,10 @@ jobs = Table(
     Column("download_bytes", BigInteger, nullable=False, default=0),
     Column("upload_bytes", BigInteger, nullable=False, default=0),
     Column("restart", Integer, nullable=False, default=0),
+    # Who runs it ("host:pid") and when it last said so: a job whose runner stopped
+    # beating is resumed by the next controller.
+    Column("owner", String(128), nullable=True),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("pipeline_id", "id", name="uq_jobs_pipeline_id"),
     Index("ix_jobs_id", "id"),
 )

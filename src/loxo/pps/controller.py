@@ -25,6 +25,7 @@ from loxo.pfs import Pfs
 from loxo.pfs.lookup import branch_row, commit_by_id, repo_row
 from loxo.pps.datums import cron_as_pfs
 from loxo.pps.inputs import CronInput, leaves
+from loxo.pps.leases import abandoned
 from loxo.pps.runner import Progress, run_job
 
 J, P = schema.jobs, schema.pipelines
@@ -168,12 +169,14 @@ def mark_unrunnable(pfs: Pfs, failed_pipeline: str, job_id: str) -> list[str]:
 def run_pending(
     pfs: Pfs, executor: Any, on_start: JobStarted | None = None
 ) -> list[tuple[str, str, JobState]]:
-    """Create and run jobs until nothing is left to do; returns (pipeline, id, state)."""
+    """Create and run jobs until nothing is left to do; returns (pipeline, id, state).
+
+    Jobs another live process holds are left to it.
+    """
     ran: list[tuple[str, str, JobState]] = []
     while True:
         pending = reconcile(pfs) + _resumable(pfs)
-        if not pending:
-            return ran
+        progressed = False
         for pk in dict.fromkeys(pending):
             with pfs.store.db.read() as conn:
                 row = conn.execute(
@@ -181,15 +184,21 @@ def run_pending(
                 ).one()
             progress = on_start(row.name, row.id) if on_start else None
             state = run_job(pfs, executor, pk, progress)
+            if state is None:
+                continue
+            progressed = True
             ran.append((row.name, row.id, state))
             if state in (JobState.FAILURE, JobState.KILLED):
                 mark_unrunnable(pfs, row.name, row.id)
+        if not progressed:
+            return ran
 
 
 def _resumable(pfs: Pfs) -> list[int]:
-    """Jobs created (or cut short by a crash) but not finished."""
+    """Jobs created but not started, and jobs whose runner died (lease expired)."""
     with pfs.store.db.read() as conn:
         rows = conn.execute(select(J.c.pk).where(
             J.c.state.in_([JobState.CREATED.value, JobState.STARTING.value]),
         ).order_by(J.c.pk))
-        return [r.pk for r in rows]
+        waiting = [r.pk for r in rows]
+    return waiting + abandoned(pfs)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from loxo.errors import PathConflict
 from loxo.meta import schema
@@ -35,6 +35,7 @@ from loxo.pfs.writes import set_branch_head
 from loxo.pps.datums import Datum, datum_env, datum_hash, datum_id, iter_datums, tree_resolver
 from loxo.pps.egress import egress
 from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput, PfsInput, UnionInput
+from loxo.pps.leases import Heartbeat, claim
 from loxo.pps.spec import PipelineSpec, spec_from_dict
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, Transform
 
@@ -59,18 +60,31 @@ class _Job:
     trees: dict[str, str | None] = field(default_factory=dict)  # commit id -> tree
 
 
-def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = None) -> JobState:
-    """Run a created job to a final state; returns it."""
-    job = _load(pfs, job_pk)
-    _set(pfs, job.pk, state=JobState.RUNNING.value, started_at=utcnow())
+def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = None) -> JobState | None:
+    """Run a job to a final state and return it; None if another runner holds it.
+
+    A job interrupted by a crash is resumed: datums it finished keep their results and
+    only the rest run again.
+    """
+    if not claim(pfs, job_pk):
+        return None
+    with Heartbeat(pfs, job_pk):
+        job = _load(pfs, job_pk)
+        if _landed(pfs, job):  # crashed after its output commit landed
+            return _finish(pfs, job, JobState.SUCCESS, "")
+        _resume(pfs, job)
+        return _run(pfs, executor, job, progress)
+
+
+def _run(pfs: Pfs, executor: Any, job: _Job, progress: Progress | None) -> JobState:
     started = time.monotonic()
     try:
-        todo, total, skipped = _plan(pfs, job)
+        todo, total, done = _plan(pfs, job)
         if progress is not None:
-            progress(skipped, total)
-        failed, killed = _process(pfs, executor, job, todo, total, skipped, started, progress)
-        if killed:
-            return _finish(pfs, job, JobState.KILLED, f"job timed out after {job.spec.job_timeout} s")
+            progress(done, total)
+        failed, stopped = _process(pfs, executor, job, todo, total, done, started, progress)
+        if stopped:
+            return _finish(pfs, job, JobState.KILLED, stopped)
         if failed:
             return _finish(pfs, job, JobState.FAILURE, failed)
         _land(pfs, job)
@@ -83,6 +97,36 @@ def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = No
         except OSError as exc:
             return _finish(pfs, job, JobState.FAILURE, f"egress to {job.spec.egress} failed: {exc}")
     return _finish(pfs, job, JobState.SUCCESS, "")
+
+
+def _landed(pfs: Pfs, job: _Job) -> bool:
+    with pfs.store.db.read() as conn:
+        repo = repo_row(conn, job.pipeline)
+        C = schema.commits
+        return conn.execute(
+            select(C.c.pk).where(C.c.repo_id == repo.id, C.c.id == job.id)
+        ).first() is not None
+
+
+def _resume(pfs: Pfs, job: _Job) -> None:
+    """Forget datums an interrupted run left unfinished; recount the finished ones."""
+    unfinished = D.c.state == DatumState.STARTING.value
+    with pfs.store.db.write() as conn:
+        gone = [r.datum_id for r in conn.execute(
+            select(D.c.datum_id).where(D.c.job_pk == job.pk, unfinished))]
+        if gone:
+            L = schema.logs
+            conn.execute(delete(L).where(L.c.job_pk == job.pk, L.c.datum_id.in_(gone)))
+            conn.execute(delete(D).where(D.c.job_pk == job.pk, unfinished))
+        counts: dict[str, int] = {r[0]: r[1] for r in conn.execute(
+            select(D.c.state, func.count()).where(D.c.job_pk == job.pk).group_by(D.c.state))}
+        restarted = J.c.restart + (1 if counts or gone else 0)
+        conn.execute(update(J).where(J.c.pk == job.pk).values(
+            state=JobState.RUNNING.value, started_at=utcnow(), restart=restarted,
+            data_processed=counts.get(DatumState.SUCCESS.value, 0),
+            data_failed=counts.get(DatumState.FAILED.value, 0),
+            data_recovered=counts.get(DatumState.RECOVERED.value, 0),
+        ))
 
 
 def spec_at(pfs: Pfs, pipeline: str, spec_commit: str) -> PipelineSpec:
@@ -131,7 +175,7 @@ def resolved_input(node: Input, inputs: Sequence[dict[str, str]]) -> Input:
 
 
 def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
-    """Record every datum, skipped or to do; returns (to do, total, skipped)."""
+    """Record every datum, skipped or to do; returns (to do, total, already done)."""
     prior = _prior(pfs, job)
     node = resolved_input(job.spec.input, job.inputs)
     by_commit = {i["commit"]: i for i in job.inputs}
@@ -145,13 +189,20 @@ def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
     resolver = tree_resolver(pfs.store.trees, tree_of)
     commits = {i["name"]: i["commit"] for i in job.inputs}
     every = job.spec.reprocess_spec == "every_job"
+    with pfs.store.db.read() as conn:
+        mine = {r.datum_id: r.state for r in conn.execute(
+            select(D.c.datum_id, D.c.state).where(D.c.job_pk == job.pk))}
     todo: list[DatumTask] = []
     rows: list[dict[str, Any]] = []
-    total = skipped = 0
+    total = skipped = kept = 0
     empty = {leaf.name for leaf in _pfs_leaves(job.spec.input) if leaf.empty_files}
     for d in iter_datums(node, resolver, commits):
         total += 1
         did, h = datum_id(d), datum_hash(d, job.salt)
+        if did in mine:  # finished before an interruption: keep it
+            kept += 1
+            skipped += mine[did] == DatumState.SKIPPED.value
+            continue
         done = None if every else prior.get(h)
         row = {"job_pk": job.pk, "datum_id": did, "hash": h, "inputs": _inputs_json(d)}
         if done is not None:
@@ -166,7 +217,8 @@ def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
             _insert(pfs, rows)
     _insert(pfs, rows)
     _set(pfs, job.pk, data_total=total, data_skipped=skipped)
-    return todo, total, skipped
+    fresh_skips = skipped - sum(1 for s in mine.values() if s == DatumState.SKIPPED.value)
+    return todo, total, kept + fresh_skips
 
 
 _ZERO = {"error": "", "attempts": 0, "download_seconds": 0.0, "process_seconds": 0.0,
@@ -228,12 +280,12 @@ def _transform(spec: PipelineSpec) -> Transform:
 
 
 def _process(
-    pfs: Pfs, executor: Any, job: _Job, todo: list[DatumTask], total: int, skipped: int,
+    pfs: Pfs, executor: Any, job: _Job, todo: list[DatumTask], total: int, done: int,
     started: float, progress: Progress | None,
-) -> tuple[str, bool]:
-    """Run the datums to do; returns (failure reason or "", timed out)."""
+) -> tuple[str, str]:
+    """Run the datums to do; returns (failure reason or "", why it was stopped or "")."""
     if not todo:
-        return "", False
+        return "", ""
     location = pfs.store.location
     assert location is not None
     workers = max(1, job.spec.parallelism)
@@ -243,7 +295,6 @@ def _process(
         DatumSet(location, job.id, job.pipeline, transform, tuple(todo[i : i + size]))
         for i in range(0, len(todo), size)
     )
-    done = skipped
     failures: list[DatumResult] = []
     for results in executor.run(sets, workers):
         _record(pfs, job, results)
@@ -252,14 +303,21 @@ def _process(
         if progress is not None:
             progress(done, total)
         if job.spec.job_timeout and time.monotonic() - started > job.spec.job_timeout:
-            return "", True
+            return "", f"job timed out after {job.spec.job_timeout} s"
+        if _state(pfs, job) is JobState.KILLED:
+            return "", "stopped by user"
     if not failures:
-        return "", False
+        return "", ""
     first = failures[0]
     return (
         f"{len(failures)} datum(s) failed; first {first.datum_id}: {first.error}; "
         f"see: loxo logs -p {job.pipeline} -j {job.id} --datum {first.datum_id}"
-    ), False
+    ), ""
+
+
+def _state(pfs: Pfs, job: _Job) -> JobState:
+    with pfs.store.db.read() as conn:
+        return JobState(conn.execute(select(J.c.state).where(J.c.pk == job.pk)).scalar_one())
 
 
 def _record(pfs: Pfs, job: _Job, results: list[DatumResult]) -> None:

@@ -62,6 +62,8 @@ def upgrade() -> None:
         sa.Column("download_bytes", sa.BigInteger, nullable=False),
         sa.Column("upload_bytes", sa.BigInteger, nullable=False),
         sa.Column("restart", sa.Integer, nullable=False),
+        sa.Column("owner", sa.String(128), nullable=True),
+        _when("heartbeat_at", True),
         sa.UniqueConstraint("pipeline_id", "id", name="uq_jobs_pipeline_id"),
     )
     op.create_index("ix_jobs_id", "jobs", ["id"])
