@@ -78,6 +78,7 @@ TABLE: dict[str, Legacy] = {
     "delete-pipeline": Legacy("delete", "pipeline", (1,)),
     "start-pipeline": Legacy("start", "pipeline", (1,)),
     "stop-pipeline": Legacy("stop", "pipeline", (1,)),
+    "run-cron": Legacy("run", "cron", (1,)),
     "list-job": Legacy("list", "job", (2,), _PIPELINE, whole=True),
     "inspect-job": Legacy("inspect", "job", (2,), whole=True),
     "stop-job": Legacy("stop", "job", (2,), whole=True),

@@ -1,4 +1,5 @@
-"""``create / update / validate / inspect / list / delete / stop / start / draw pipeline``.
+"""``create / update / validate / inspect / list / delete / stop / start / draw pipeline``
+and ``run cron``.
 
 Creating or updating a pipeline runs the jobs it triggers before the command returns
 (a progress bar per job on a terminal); ``--no-wait`` only records the new version.
@@ -21,6 +22,12 @@ SpecFile = Annotated[
 ]
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The pipeline's name.")]
 
+# ``run`` has one noun so far; the group joins the others in ``app.VERBS`` (where it
+# belongs once app.py grows a second use for it).
+run = app.VERBS.setdefault(
+    "run", typer.Typer(help="Tick a pipeline's cron inputs now.", no_args_is_help=True, add_completion=False)
+)
+
 ARROW = " ──▶ "
 _OPERATORS = {"cross": " ⨯ ", "union": " ∪ ", "join": " ⋈ ", "group": " ⊗ "}
 
@@ -31,6 +38,10 @@ def _warn_specs(client: loxo.Client, spec: str) -> list[str]:
     for item in loaded:
         for text in item.warnings:
             warn(f"warning: {item.spec.name}: {text}")
+    images = sorted({i.spec.transform.image for i in loaded if i.spec.transform.image})
+    if images:  # once per command, not once per pipeline or datum
+        warn(f"note: image {', '.join(images)} recorded; with no container engine here, "
+             "commands run on this host")
     return [item.spec.name for item in loaded]
 
 
@@ -155,6 +166,17 @@ def stop_pipeline(ctx: typer.Context, name: Name) -> None:
 def start_pipeline(ctx: typer.Context, name: Name, no_wait: NoWait = False) -> None:
     """Restart a stopped pipeline and run the jobs that data arrived for meanwhile."""
     app.client(ctx, wait=not no_wait).start_pipeline(name)
+
+
+@run.command("cron")
+def run_cron(ctx: typer.Context, name: Name, no_wait: NoWait = False, raw: Raw = False) -> None:
+    """Tick a pipeline's cron inputs now, whatever their schedule, and run the job it
+    triggers; prints the tick's commit."""
+    info = app.client(ctx, wait=not no_wait).run_cron(name)
+    if raw:
+        print_raw(info)
+        return
+    print_line(f"{info.repo}@{info.id}")
 
 
 @app.draw.command("pipeline")

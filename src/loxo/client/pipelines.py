@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from loxo.errors import InvalidAddress
+from loxo.errors import InvalidAddress, InvalidArgument
+from loxo.meta.db import utcnow
 from loxo.model.address import check_repo_name, parse_file
 from loxo.model.jobs import DatumInfo, FileLineage, JobInfo, JobState, LogEntry, PipelineInfo
-from loxo.model.refs import Commit
+from loxo.model.refs import Commit, CommitInfo
 from loxo.pps.api import Pps
 from loxo.pps.controller import JobStarted
+from loxo.pps.cron import cron_inputs, tick, tick_crons
 from loxo.pps.datums import Datum
 from loxo.pps.preview import preview_datums
 from loxo.pps.spec import LoadedSpec, PipelineSpec, load_spec_file
@@ -44,9 +47,28 @@ class PipelineVerbs:
     on_job: JobStarted | None
 
     # -- running ---------------------------------------------------------------------
-    def run_pending(self) -> list[tuple[str, str, JobState]]:
-        """Create and run every job that current data and specs call for (embedded)."""
+    def run_pending(self, now: datetime | None = None) -> list[tuple[str, str, JobState]]:
+        """Commit the cron ticks due by ``now`` (default: the clock), then create and run
+        every job that current data and specs call for (embedded)."""
+        if now is not None:
+            tick_crons(self.pfs, now)
         return self.pps.run_pending(self.on_job)
+
+    def run_cron(self, pipeline: str, now: datetime | None = None) -> CommitInfo:
+        """Tick ``pipeline``'s cron inputs now (``pachctl run cron``), whatever their
+        schedule, and run the job it triggers unless ``auto_run`` is off.
+
+        Returns the tick's commit (the last one, for several cron inputs); a tick already
+        made at this second is not made again, and its commit is returned.
+        """
+        crons = cron_inputs(self.pps.pipeline_spec(pipeline).input)
+        if not crons:
+            raise InvalidArgument(f"pipeline {pipeline} has no cron input; run cron ticks cron inputs")
+        when = now or utcnow()
+        commits = [tick(self.pfs, pipeline, cron, when) for cron in crons]
+        last = commits[-1] or self.pfs.inspect_commit(Commit(crons[-1].repo, "master"))
+        self._settle()
+        return last
 
     def _settle(self) -> None:
         if self.auto_run:

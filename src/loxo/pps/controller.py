@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -23,6 +24,7 @@ from loxo.meta.db import as_utc, utcnow
 from loxo.model.jobs import JobState, PipelineState
 from loxo.pfs import Pfs
 from loxo.pfs.lookup import branch_row, commit_by_id, repo_row
+from loxo.pps.cron import tick_crons
 from loxo.pps.datums import cron_as_pfs
 from loxo.pps.inputs import CronInput, leaves
 from loxo.pps.leases import abandoned
@@ -167,12 +169,17 @@ def mark_unrunnable(pfs: Pfs, failed_pipeline: str, job_id: str) -> list[str]:
 
 
 def run_pending(
-    pfs: Pfs, executor: Any, on_start: JobStarted | None = None
+    pfs: Pfs, executor: Any, on_start: JobStarted | None = None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> list[tuple[str, str, JobState]]:
-    """Create and run jobs until nothing is left to do; returns (pipeline, id, state).
+    """Commit the cron ticks due at ``clock()``, then create and run jobs until nothing
+    is left to do; returns (pipeline, id, state).
 
-    Jobs another live process holds are left to it.
+    Jobs another live process holds are left to it. Ticks are committed once per call,
+    not between jobs: one falling due while jobs run waits for the next call, so a
+    frequent schedule cannot keep this from returning.
     """
+    tick_crons(pfs, clock())
     ran: list[tuple[str, str, JobState]] = []
     while True:
         pending = reconcile(pfs) + _resumable(pfs)

@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import suppress
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Row, delete, select
 from sqlalchemy import update as sql_update
 
-from loxo.errors import AlreadyExists, InUse, InvalidArgument, PipelineNotFound
+from loxo.errors import AlreadyExists, InUse, InvalidArgument, PipelineNotFound, RepoNotFound
 from loxo.meta import schema
 from loxo.meta.db import as_utc, utcnow
 from loxo.model.jobs import JobState, PipelineInfo, PipelineState
 from loxo.model.refs import Commit, File
 from loxo.pfs import Pfs, Source
 from loxo.pfs.lookup import ancestry, repo_row, resolve
+from loxo.pps.cron import check_spec, cron_inputs
 from loxo.pps.inputs import leaves
 from loxo.pps.spec import PipelineSpec, spec_from_dict
 
@@ -45,16 +47,23 @@ class PipelineOps:
         An update keeps the salt (unchanged datums are skipped) unless ``reprocess``.
         """
         inputs = _input_repos(spec)
+        crons = _cron_repos(spec)
+        for cron in cron_inputs(spec.input):
+            check_spec(cron.spec)  # a schedule loxo cannot compute fails here, not at a tick
         with self.pfs.store.db.read() as conn:
             existing = conn.execute(select(P).where(P.c.name == spec.name)).first()
             for repo in inputs:
-                repo_row(conn, repo)  # RepoNotFound with a hint, before anything is written
+                if repo in crons:
+                    _check_cron_repo(conn, repo)
+                else:
+                    repo_row(conn, repo)  # RepoNotFound with a hint, before anything is written
         if existing is not None and not update:
             raise AlreadyExists(
                 f"pipeline {spec.name} already exists; change it with: loxo update pipeline"
             )
         self._check_no_cycle(spec.name, inputs)
         self._ensure_repos(spec.name, existing is None)
+        self._ensure_cron_repos(spec.name, crons)
         payload = orjson.dumps(spec.to_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
         commit = self.pfs.put_files(
             Commit(spec_repo(spec.name), "master"), [Source(SPEC_FILE, data=payload)],
@@ -92,6 +101,16 @@ class PipelineOps:
                         f"a repo named {repo} already exists; a pipeline's output repo takes "
                         "its name: rename the pipeline or delete the repo"
                     )
+
+    def _ensure_cron_repos(self, name: str, repos: list[str]) -> None:
+        """Create the repos cron inputs tick into (Pachyderm: on create and update)."""
+        with self.pfs.store.db.write() as conn:
+            for repo in repos:
+                if conn.execute(select(schema.repos.c.id).where(schema.repos.c.name == repo)).first() is None:
+                    conn.execute(schema.repos.insert().values(
+                        name=repo, description=f"cron ticks of pipeline {name}",
+                        created_at=utcnow(), kind="user",
+                    ))
 
     def _check_no_cycle(self, name: str, inputs: list[str]) -> None:
         graph = {p.name: list(p.inputs) for p in self.list_pipeline()}
@@ -131,16 +150,22 @@ class PipelineOps:
             return [_info(conn, r) for r in rows]
 
     def delete_pipeline(self, name: str, force: bool = False) -> None:
-        """Delete the pipeline, its jobs, its output repo and its spec history."""
+        """Delete the pipeline, its jobs, its output repo, its spec history and, as
+        Pachyderm does, the repos of its cron inputs (one another pipeline reads stays)."""
         users = [u for u in self.pfs.dependents_of(name) if u != name]
         if users and not force:
             raise InUse(f"pipeline(s) {', '.join(users)} read {name}'s output; delete them first or --force")
         with self.pfs.store.db.write() as conn:
             row = pipeline_row(conn, name)
+            crons = _cron_repos(spec_from_dict(json.loads(row.spec)))
             conn.execute(delete(schema.jobs).where(schema.jobs.c.pipeline_id == row.id))
             conn.execute(delete(P).where(P.c.id == row.id))
         for repo in (name, spec_repo(name)):
             self.pfs.delete_repo(repo, force=True)
+        for repo in crons:
+            if not self.pfs.dependents_of(repo):
+                with suppress(RepoNotFound):  # deleted by hand meanwhile
+                    self.pfs.delete_repo(repo)
 
     def stop_pipeline(self, name: str) -> PipelineInfo:
         return self._set_state(name, PipelineState.PAUSED)
@@ -170,6 +195,21 @@ def _input_repos(spec: PipelineSpec) -> list[str]:
     if spec.name in repos:
         raise InvalidArgument(f"pipeline {spec.name} cannot read its own output repo")
     return repos
+
+
+def _cron_repos(spec: PipelineSpec) -> list[str]:
+    """The repos of ``spec``'s cron inputs."""
+    return list(dict.fromkeys(cron.repo for cron in cron_inputs(spec.input)))
+
+
+def _check_cron_repo(conn: Connection, repo: str) -> None:
+    """A cron input may tick into a missing repo (it is created) or a user repo, never
+    into a pipeline's output."""
+    found = conn.execute(select(schema.repos.c.kind).where(schema.repos.c.name == repo)).first()
+    if found is not None and found.kind != "user":
+        raise InvalidArgument(
+            f"cron input repo {repo} is a pipeline's {found.kind} repo; name another with cron.repo"
+        )
 
 
 def pipeline_row(conn: Connection, name: str) -> Row[Any]:
