@@ -170,8 +170,7 @@ def start_pipeline(ctx: typer.Context, name: Name, no_wait: NoWait = False) -> N
 
 @run.command("cron")
 def run_cron(ctx: typer.Context, name: Name, no_wait: NoWait = False, raw: Raw = False) -> None:
-    """Tick a pipeline's cron inputs now, whatever their schedule, and run the job it
-    triggers; prints the tick's commit."""
+    """Tick a pipeline's cron inputs now (whatever their schedule) and run the job; prints the tick."""
     info = app.client(ctx, wait=not no_wait).run_cron(name)
     if raw:
         print_raw(info)
