@@ -78,6 +78,7 @@ class Client(PipelineVerbs):
         self.on_job = on_job
 
     def close(self) -> None:
+        self.pps.close()
         self.pfs.close()
 
     def __enter__(self) -> Client:

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -30,7 +30,10 @@ from loxo.worker.task import DatumResult, DatumSet
 class Executor(Protocol):
     """Runs datum sets and yields each set's results as soon as it is done."""
 
-    def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]: ...
+    def run(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]: ...
+
+    def close(self) -> None:
+        """Stop any workers kept between runs."""
 
     @property
     def warning(self) -> str | None:
@@ -38,11 +41,16 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
+    """Keeps its workers between jobs (starting one costs about a second), so a chain of
+    jobs in one command pays for them once."""
+
     def __init__(self, location: StoreLocation, scratch_root: Path, use_sandbox: bool = True) -> None:
         self.location = location
         self.scratch_root = scratch_root
         self.use_sandbox = use_sandbox
         self._warning: str | None = None
+        self._inline_worker: DatumWorker | None = None
+        self._procs: list[_Process] = []
 
     @property
     def warning(self) -> str | None:
@@ -53,30 +61,48 @@ class LocalExecutor:
         running jobs on one store never share one."""
         return self.scratch_root / f"worker-{os.getpid()}-{number}"
 
-    def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
-        self.scratch_root.mkdir(parents=True, exist_ok=True)
-        _remove_dead(self.scratch_root)
-        if parallelism <= 1:
+    def run(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
+        """Run ``sets`` on at most ``parallelism`` workers (one set needs only one)."""
+        workers = max(1, min(parallelism, len(sets)))
+        if workers == 1:
             yield from self._inline(sets)
         else:
-            yield from self._pool(sets, parallelism)
+            yield from self._pool(sets, workers)
 
-    def _inline(self, sets: Iterable[DatumSet]) -> Iterator[list[DatumResult]]:
-        scratch = self._scratch(0)
-        worker = DatumWorker(self.location, scratch, self.use_sandbox)
-        self._warning = worker.warning
-        try:
-            for work in sets:
-                yield worker.run_set(work)
-        finally:
-            worker.close()
-            shutil.rmtree(scratch, ignore_errors=True)
+    def close(self) -> None:
+        if self._inline_worker is not None:
+            self._inline_worker.close()
+            self._inline_worker = None
+        for p in self._procs:  # EOF to all first, then wait: they shut down together
+            p.stop()
+        for p in self._procs:
+            p.close()
+        self._procs = []
+        for entry in self.scratch_root.glob(f"worker-{os.getpid()}-*"):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
 
-    def _pool(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
+    def _prepare(self) -> None:
+        self.scratch_root.mkdir(parents=True, exist_ok=True)
+        _remove_dead(self.scratch_root)
+
+    def _inline(self, sets: Sequence[DatumSet]) -> Iterator[list[DatumResult]]:
+        if self._inline_worker is None:
+            self._prepare()
+            self._inline_worker = DatumWorker(self.location, self._scratch(0), self.use_sandbox)
+            self._warning = self._inline_worker.warning
+        for work in sets:
+            yield self._inline_worker.run_set(work)
+
+    def _pool(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
+        if not self._procs:
+            self._prepare()
+        while len(self._procs) < parallelism:
+            self._procs.append(_Process(self, len(self._procs) + 1))
+        workers = self._procs[:parallelism]
         source = iter(sets)
         lock = threading.Lock()
         results: queue.Queue[list[DatumResult] | BaseException | None] = queue.Queue()
-        workers = [_Process(self, i) for i in range(parallelism)]
 
         def feed(proc: _Process) -> None:
             try:
@@ -107,10 +133,10 @@ class LocalExecutor:
                     yield item
             finished = True
         finally:
-            for p in workers:
-                p.close(kill=not finished)  # stopped early (timeout, error): no waiting
-            for i in range(parallelism):
-                shutil.rmtree(self._scratch(i + 1), ignore_errors=True)
+            if not finished:  # stopped early (timeout, error): these workers are mid-set
+                for p in workers:
+                    p.close(kill=True)
+                self._procs = [p for p in self._procs if p not in workers]
 
 
 def _remove_dead(root: Path) -> None:
@@ -156,11 +182,15 @@ class _Process:
             raise RuntimeError(f"worker failed: {reply.message}")
         return list(reply)
 
+    def stop(self) -> None:
+        """Ask the worker to finish (EOF on its input) without waiting."""
+        with contextlib.suppress(OSError):
+            self.inp.close()
+
     def close(self, kill: bool = False) -> None:
         if kill:
             self.proc.kill()
-        with contextlib.suppress(OSError):
-            self.inp.close()
+        self.stop()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

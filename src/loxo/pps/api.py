@@ -39,6 +39,9 @@ class Pps(PipelineOps, JobOps):
             executor = LocalExecutor(location, scratch or default_scratch(home), use_sandbox)
         self.executor = executor
 
+    def close(self) -> None:
+        self.executor.close()
+
     def run_pending(self, on_start: JobStarted | None = None) -> list[tuple[str, str, JobState]]:
         """Create and run every job that current data and specs call for."""
         return run_pending(self.pfs, self.executor, on_start)

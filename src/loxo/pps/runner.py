@@ -291,10 +291,10 @@ def _process(
     workers = max(1, job.spec.parallelism)
     size = max(1, math.ceil(len(todo) / (workers * _SETS_PER_WORKER)))
     transform = _transform(job.spec)
-    sets = (
+    sets = [
         DatumSet(location, job.id, job.pipeline, transform, tuple(todo[i : i + size]))
         for i in range(0, len(todo), size)
-    )
+    ]
     failures: list[DatumResult] = []
     for results in executor.run(sets, workers):
         _record(pfs, job, results)
