@@ -7,12 +7,14 @@ lines or ``end`` out), the worker marks the datum
 in hand done, materialises the next one and repoints the ``cur`` links before it
 answers. If the process dies with a datum in hand, that datum fails (and is retried in
 a fresh process, up to ``datum_tries``); datums it never took are run in a fresh
-process too. Output lines are attributed to the datum in hand when they were read.
+process too. Output lines are attributed to the datum in hand when they were printed:
+lines printed before the first datum go to the first, those after the last to the last.
 """
 
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import select
 import shlex
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from loxo.worker.datum_worker import DatumWorker
 
 _POLL_MS = 20
+_SESSIONS = itertools.count()
 
 
 _SHIM = """#!/bin/sh
@@ -67,10 +70,11 @@ class _Session:
         root = worker.scratch
         self.cur_in = root / "in" / "cur"
         self.cur_out = root / "out" / "cur"
-        self.logs = root / "logs" / f"batch-{os.getpid()}-{id(self)}"
-        self.logs.mkdir(parents=True, exist_ok=True)
+        self.logs = root / "logs" / f"batch-{os.getpid()}-{next(_SESSIONS)}"
+        self.logs.mkdir(parents=True)
         self.done: list[Ran] = []
         self.hand: _InHand | None = None
+        self.ended = False  # told "end": the datum in hand is done once the process exits
 
     def run(self) -> RunResult:
         shim = self._shim()
@@ -78,6 +82,7 @@ class _Session:
         env = self.worker.environment(t, {})
         env["PATH"] = f"{shim.parent}:{env['PATH']}"
         env["LOXO_BATCH_DIR"] = str(self.logs)
+        env.setdefault("PYTHONUNBUFFERED", "1")  # print()s land on the datum in hand
         names = {i.name for d in self.work.datums for i in d.inputs}
         links = {f"/pfs/{n}": str(self.cur_in / n) for n in names}
         links["/pfs/out"] = str(self.cur_out)
@@ -92,22 +97,32 @@ class _Session:
         while _wait_request(self.logs / "req", thread):
             _respond(self.logs / "resp", self._advance(), thread)
         thread.join()
+        if self.ended and self.hand is not None:
+            self._finish(True, "")  # with whatever the process printed after its last datum
         return box[0]
+
+    def close(self) -> None:
+        shutil.rmtree(self.logs, ignore_errors=True)
 
     def _advance(self) -> str:
         """The datum in hand is done; set up the next one and return its ``export`` lines
         (or ``end`` when there is none)."""
+        if self.hand is not None and not self.pending:
+            self.ended = True
+            return "end\n"
         if self.hand is not None:
             self._finish(True, "")
         if not self.pending:
             return "end\n"
         datum = self.pending.popleft()
-        inp, out, _logs = self.worker.slot()
+        inp, out, logs = self.worker.slot()
+        shutil.rmtree(logs, ignore_errors=True)
         started = time.time()
         _dirs, downloaded = self.worker.fetch(datum, inp)
         _repoint(self.cur_in, inp)
         _repoint(self.cur_out, out)
-        self.hand = _InHand(datum, inp, out, started, time.time(), downloaded, self._offsets())
+        offsets = self._offsets() if self.done else {"stdout": 0, "stderr": 0}
+        self.hand = _InHand(datum, inp, out, started, time.time(), downloaded, offsets)
         env = self.worker.datum_variables(datum.env)
         return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
 
@@ -155,6 +170,7 @@ def run_batched(worker: DatumWorker, work: DatumSet) -> list[Ran]:
         if session.hand is None:
             if pending and not session.done:  # ended without taking a datum: count a try
                 _give_up_if_exhausted(session, pending, tries, limit, result, done)
+            session.close()
             continue
         datum = session.hand.datum
         tries[datum.datum_id] = tries.get(datum.datum_id, 0) + 1
@@ -165,6 +181,7 @@ def run_batched(worker: DatumWorker, work: DatumSet) -> list[Ran]:
             shutil.rmtree(session.hand.out, ignore_errors=True)
             shutil.rmtree(session.hand.inp, ignore_errors=True)
             pending.appendleft(datum)
+        session.close()
     order = {d.datum_id: i for i, d in enumerate(work.datums)}
     return sorted(done, key=lambda r: order[r.datum_id])
 
@@ -179,12 +196,13 @@ def _give_up_if_exhausted(
     if tries[datum.datum_id] < limit:
         return
     pending.popleft()
-    inp, out, _logs = session.worker.slot()
+    inp, out, logs = session.worker.slot()
     now = time.time()
     done.append(Ran(datum.datum_id, "failed", False, out,
                     f"batch process {_why(result)} without taking this datum (tried {limit} times)",
-                    limit, now, now, 0.0, 0.0, 0, ()))
+                    limit, now, now, 0.0, 0.0, 0, tuple(read_logs(session.logs))))
     shutil.rmtree(inp, ignore_errors=True)
+    shutil.rmtree(logs, ignore_errors=True)
 
 
 def _wait_request(fifo: Path, thread: threading.Thread) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from typing import IO, Protocol
 
 RUNNER = Path(__file__).with_name("runner_script.py")
 _SKIP = {"proc", "dev", "sys", "pfs", "tmp"}
+_PFS = re.compile(r"(?<![\w./~})-])/pfs(?![\w.-])")  # /pfs, /pfs/x; not /mnt/pfs, /pfsx
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class PlainSandbox(_RunnerProcess):
         super().__init__([sys.executable, "-I", "-S", str(RUNNER)])
 
     def _fix(self, text: str) -> str:
-        return self.pfs_root if text == "/pfs" else text.replace("/pfs/", self.pfs_root + "/")
+        return _PFS.sub(lambda _: self.pfs_root, text)
 
     def run(self, req: RunRequest) -> RunResult:
         links = {self.pfs_root + k.removeprefix("/pfs"): v for k, v in req.links.items()}
@@ -117,6 +119,7 @@ class PlainSandbox(_RunnerProcess):
 def bwrap_argv(bwrap: str, scratch: Path) -> list[str]:
     """A tmpfs root with the host's top-level directories bound read-only, plus /pfs."""
     argv = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--cap-drop", "ALL",  # run by root, bwrap keeps its capabilities (remount rw ...)
             "--tmpfs", "/"]
     for entry in sorted(os.scandir("/"), key=lambda e: e.name):
         if entry.name in _SKIP:

@@ -12,18 +12,15 @@ import pickle
 import struct
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+# defined in task.py: a class of this module would be pickled as __main__.WorkerFailure
+from loxo.worker.task import WorkerFailure
+
+__all__ = ["WorkerFailure", "main", "receive", "send"]
+
 _HEADER = struct.Struct("!Q")
-
-
-@dataclass(frozen=True)
-class WorkerFailure:
-    """An infrastructure error inside a worker (not a failure of user code)."""
-
-    message: str
 
 
 def send(stream: IO[bytes], message: Any) -> None:

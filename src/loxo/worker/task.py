@@ -84,6 +84,13 @@ class DatumResult:
     logs: tuple[LogLine, ...]
 
 
+@dataclass(frozen=True)
+class WorkerFailure:
+    """An infrastructure error inside a worker (not a failure of user code)."""
+
+    message: str
+
+
 @dataclass
 class Ran:
     """A datum whose user code has run; its outputs are still in ``out``."""
