@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Protocol
@@ -162,7 +163,13 @@ def _alive(pid: int) -> bool:
 
 class _Process:
     def __init__(self, owner: LocalExecutor, number: int) -> None:
-        scratch = owner._scratch(number + 1)
+        self.owner = owner
+        self.scratch = owner._scratch(number + 1)
+        self._start()
+
+    def _start(self) -> None:
+        owner, scratch = self.owner, self.scratch
+        shutil.rmtree(scratch, ignore_errors=True)  # a dead predecessor's leftovers
         scratch.mkdir(parents=True, exist_ok=True)
         self.log = open(scratch.with_suffix(".log"), "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -176,10 +183,20 @@ class _Process:
         owner._warning = receive(self.out)
 
     def run(self, work: DatumSet) -> list[DatumResult]:
-        send(self.inp, work)
-        reply = receive(self.out)
+        """The set's results. A failure outside user code fails the set's datums with
+        the worker's reason; a worker that died is replaced for the next set."""
+        try:
+            send(self.inp, work)
+            reply = receive(self.out)
+        except (EOFError, OSError):  # it died (EOF; a broken pipe if before we wrote)
+            self.close()
+            code = self.proc.returncode
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            reason = f"worker process {self.proc.pid} {how} while running this datum"
+            self._start()
+            return _failed(work, reason)
         if isinstance(reply, WorkerFailure):
-            raise RuntimeError(f"worker failed: {reply.message}")
+            return _failed(work, f"worker failed: {reply.message}")
         return list(reply)
 
     def stop(self) -> None:
@@ -197,3 +214,9 @@ class _Process:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def _failed(work: DatumSet, reason: str) -> list[DatumResult]:
+    now = time.time()
+    return [DatumResult(d.datum_id, "failed", (), 0, reason, 1, now, now, 0.0, 0.0, 0.0, 0, ())
+            for d in work.datums]
