@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main demo on the embedded default: data kept like code, with the loxo CLI.
-# Runs in a throw-away store unless LOXO_HOME is set; prints every command it runs.
+# The main demo on the embedded default: Pachyderm's "notebook to production" iris
+# workshop, command for command (pachctl 1.x spelling, `loxo` in place of `pachctl`),
+# then what loxo adds. Runs in a throw-away store unless LOXO_HOME is set.
 set -euo pipefail
+cd "$(dirname "$0")/.."   # the specs name their scripts relative to the repository root
 
 export LOXO_HOME="${LOXO_HOME:-$(mktemp -d)/store}"
 work="$(mktemp -d)"
@@ -11,40 +13,43 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
 echo "loxo demo — store: $LOXO_HOME"
 
-# Some data: a headerless CSV and a folder of small files.
-printf '5.1,3.5,1.4,0.2,Iris-setosa\n7.0,3.2,4.7,1.4,Iris-versicolor\n6.3,3.3,6.0,2.5,Iris-virginica\n' > "$work/iris.csv"
-mkdir -p "$work/images"
-for i in $(seq 1 50); do head -c 2048 /dev/urandom > "$work/images/img-$i.bin"; done
+# 1. Data kept like code.
+step loxo create-repo training
+step loxo create-repo attributes
+step loxo put-file training master iris.csv -f examples/iris/data/iris.csv
+step loxo put-file attributes master test1.csv -f examples/iris/data/test1.csv
+step loxo put-file attributes master test2.csv -f examples/iris/data/test2.csv
+step loxo list-repo
 
-step loxo create repo training -d "labelled flowers"
-step loxo put file training@master:/iris.csv -f "$work/iris.csv"
-step loxo create-repo images                                   # pachctl 1.x spelling works too
-step loxo put file images@master:/raw -r -f "$work/images"
-step loxo list repo
-step loxo list file images@master:/raw
+# 2. Pipelines: each runs as soon as it is created, on the current data.
+step loxo create-pipeline -f examples/iris/pre_process.json
+step loxo create-pipeline -f examples/iris/train.json
+step loxo create-pipeline -f examples/iris/infer.json
+step loxo draw pipeline
+step loxo list-job
+step loxo get-file inference master test1.csv
 
-# A change is a new commit; the old one stays readable.
-printf '4.9,3.0,1.4,0.2,Iris-setosa\n' >> "$work/iris.csv"
-step loxo put file training@master:/iris.csv -f "$work/iris.csv"
-step loxo list commit training@master
-step loxo diff file training@master
-step loxo get file 'training@master^:/iris.csv'
+# 3. More workers for inference: a new version whose job skips both datums (0 + 2 / 2).
+sed 's/"constant": "1"/"constant": "3"/' examples/iris/infer.json > "$work/infer.json"
+step loxo update-pipeline -f "$work/infer.json"
+step loxo list job -p inference
 
-# Several changes as one commit: nothing is visible until it is finished.
-id=$(loxo start commit images@master)
-echo "opened commit $id"
-step loxo put file "images@$id:/labels.csv" -f "$work/iris.csv"
-step loxo delete file "images@$id:/raw/img-1.bin"
-step loxo finish commit "images@$id"
-step loxo glob file 'images@master:/raw/img-1*'
-step loxo inspect commit "images@$id"
+# 4. New training data: one commit re-runs the whole chain under one global id.
+{ cat examples/iris/data/iris.csv; echo "5.0,3.4,1.5,0.2,Iris-setosa"; } > "$work/iris.csv"
+step loxo put-file training master iris.csv -c -o -f "$work/iris.csv"
+step loxo list-job
+id=$(loxo list commit inference@master --raw | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+step loxo inspect-commit inference "$id"
 
-# Bad input is one clear line and a non-zero exit, with nothing written.
-printf '\n\033[1m$ loxo put file training@master:/../etc/passwd -f %s\033[0m\n' "$work/iris.csv"
+# 5. Beyond Pachyderm: which job, datum and exact input files made a prediction.
+step loxo inspect file inference@master:/test1.csv
+
+# 6. Bad input is one clear line and a non-zero exit, with nothing written.
+printf '\n\033[1m$ loxo put file training@master:/../etc/passwd -f iris.csv\033[0m\n'
 if loxo put file 'training@master:/../etc/passwd' -f "$work/iris.csv"; then
   echo "unexpected success" >&2; exit 1
 fi
 
 step loxo fsck
 echo
-echo "done: every commit above is kept in $LOXO_HOME"
+echo "done: everything above is kept in $LOXO_HOME"

@@ -127,7 +127,9 @@ class TreeReader:
         """The entry at ``parts`` (``[]`` is the root), or None."""
         if tree is None:
             return None
-        node = Entry("", FileKind.DIR, tree, self.size_of(tree))
+        if not parts:
+            return Entry("", FileKind.DIR, tree, self.size_of(tree))
+        node = Entry("", FileKind.DIR, tree, 0)  # the root's size is not needed below it
         for name in parts:
             if not node.is_dir:
                 return None

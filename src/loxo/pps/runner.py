@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from loxo.errors import PathConflict
 from loxo.meta import schema
@@ -330,15 +330,17 @@ def _record(pfs: Pfs, job: _Job, results: list[DatumResult]) -> None:
     failed = sum(1 for r in results if r.state == DatumState.FAILED.value)
     recovered = sum(1 for r in results if r.state == DatumState.RECOVERED.value)
     with pfs.store.db.write() as conn:
-        for r in results:
-            conn.execute(
-                update(D).where(D.c.job_pk == job.pk, D.c.datum_id == r.datum_id).values(
-                    state=r.state, output_tree=trees[r.datum_id], output_size=r.output_size,
-                    error=r.error, attempts=r.attempts, started_at=_when(r.started),
-                    finished_at=_when(r.finished), download_seconds=r.download_seconds,
-                    process_seconds=r.process_seconds, upload_seconds=r.upload_seconds,
-                )
-            )
+        conn.execute(
+            update(D).where(D.c.job_pk == job.pk, D.c.datum_id == bindparam("_datum")),
+            [
+                {"_datum": r.datum_id, "state": r.state, "output_tree": trees[r.datum_id],
+                 "output_size": r.output_size, "error": r.error, "attempts": r.attempts,
+                 "started_at": _when(r.started), "finished_at": _when(r.finished),
+                 "download_seconds": r.download_seconds, "process_seconds": r.process_seconds,
+                 "upload_seconds": r.upload_seconds}
+                for r in results
+            ],
+        )
         logs = [
             {"job_pk": job.pk, "datum_id": r.datum_id, "ts": _when(line.ts),
              "stream": line.stream, "line": line.line}
