@@ -102,7 +102,10 @@ class _Checker:
                 yield FsckProblem(part.key, exc.message)
         for key in self.store.objects.list():
             if key not in keys:
-                yield _warning(key, "unreferenced object (an interrupted write, or a copy of data stored earlier); harmless")
+                yield _warning(
+                    key, "unreferenced object (an interrupted write, or a copy of data stored "
+                    "earlier); harmless"
+                )
         objects: Any = self.store.objects
         if isinstance(objects, LocalObjectStore):
             leftovers = sum(1 for _ in objects._tmp.iterdir())
