@@ -183,11 +183,27 @@ def test_every_datum_failing_every_try_ends_the_job(
     cmd = ["sh", "-c", "loxo next datum > /dev/null && echo took >&2; exit 3"]
     client.create_pipeline(spec_file(tmp_path, batch_spec("doomed", cmd)))
     job = only_job(client, "doomed")
-    assert job.state is JobState.FAILURE and "exited with code 3 (tried 3 times)" in job.reason
+    assert job.state is JobState.FAILURE
+    assert "exited with code 3 with this datum in hand (tried 3 times)" in job.reason
     datums = client.list_datum(f"doomed@{job.id}")
     assert len(datums) == 8 and {d.state for d in datums} == {DatumState.FAILED}
     assert {d.attempts for d in datums} == {3}
     assert [e.line for e in client.logs("doomed", job.id, datums[0].id)] == ["took"]
+
+
+@pytest.mark.timeout(60)
+def test_exiting_zero_without_asking_for_the_next_datum_fails_the_one_in_hand(
+    client: loxo.Client, repo: str, tmp_path: Path
+) -> None:
+    """Asking for the next datum is what marks one done; leaving early is not success."""
+    put_numbers(client, 4)
+    cmd = ["sh", "-c", "loxo next datum > /tmp/d.env && . /tmp/d.env && cp $in /pfs/out/"]
+    client.create_pipeline(spec_file(tmp_path, batch_spec("quits", cmd, datum_tries=1)))
+    job = only_job(client, "quits")
+    assert job.state is JobState.FAILURE
+    datums = client.list_datum(f"quits@{job.id}")
+    assert {d.state for d in datums} == {DatumState.FAILED}
+    assert all("exited with code 0 with this datum in hand" in d.error for d in datums)
 
 
 @pytest.mark.timeout(60)

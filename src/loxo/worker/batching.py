@@ -175,7 +175,8 @@ def run_batched(worker: DatumWorker, work: DatumSet) -> list[Ran]:
         datum = session.hand.datum
         tries[datum.datum_id] = tries.get(datum.datum_id, 0) + 1
         if tries[datum.datum_id] >= limit:
-            session._finish(False, f"{_why(result)} (tried {limit} times)", limit)
+            why = f"batch process {_why(result)} with this datum in hand (tried {limit} times)"
+            session._finish(False, why, limit)
             done.extend(session.done[-1:])
         else:
             shutil.rmtree(session.hand.out, ignore_errors=True)
