@@ -48,6 +48,7 @@ copy = _group("Copy files inside loxo (no data is copied).")
 walk = _group("List every file and directory below a path.")
 validate = _group("Check a pipeline spec without creating anything.")
 draw = _group("Draw the graph of repos and pipelines.")
+run = _group("Tick a pipeline's cron inputs now.")
 
 VERBS: dict[str, typer.Typer] = {
     "create": create,
@@ -68,6 +69,7 @@ VERBS: dict[str, typer.Typer] = {
     "walk": walk,
     "validate": validate,
     "draw": draw,
+    "run": run,
 }
 
 

@@ -22,12 +22,6 @@ SpecFile = Annotated[
 ]
 Name = Annotated[str, typer.Argument(metavar="NAME", help="The pipeline's name.")]
 
-# ``run`` has one noun so far; the group joins the others in ``app.VERBS`` (where it
-# belongs once app.py grows a second use for it).
-run = app.VERBS.setdefault(
-    "run", typer.Typer(help="Tick a pipeline's cron inputs now.", no_args_is_help=True, add_completion=False)
-)
-
 ARROW = " ──▶ "
 _OPERATORS = {"cross": " ⨯ ", "union": " ∪ ", "join": " ⋈ ", "group": " ⊗ "}
 
@@ -168,7 +162,7 @@ def start_pipeline(ctx: typer.Context, name: Name, no_wait: NoWait = False) -> N
     app.client(ctx, wait=not no_wait).start_pipeline(name)
 
 
-@run.command("cron")
+@app.run.command("cron")
 def run_cron(ctx: typer.Context, name: Name, no_wait: NoWait = False, raw: Raw = False) -> None:
     """Tick a pipeline's cron inputs now (whatever their schedule) and run the job; prints the tick."""
     info = app.client(ctx, wait=not no_wait).run_cron(name)
