@@ -480,7 +480,9 @@ def test_inspect_commit_provenance_and_file_lineage(ok: Ok, copy: str) -> None:
 
 # -- sandbox switch ----------------------------------------------------------------------
 def test_no_sandbox(ok: Ok, data: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    where = ["sh", "-c", "if [ -d /pfs ]; then echo sandboxed; else echo plain; fi"]
+    # without the sandbox /pfs paths written in the command point at scratch, so ask where
+    # /pfs really is (spelled so that the rewrite does not touch the comparison)
+    where = ["sh", "-c", 'if [ "$(cd /pfs && pwd -P)" = "/p""fs" ]; then echo sandboxed; else echo plain; fi']
     spec = write_spec(tmp_path, "where", where, pfs("data", "/"))
     ok("create", "pipeline", "-f", spec)
     assert ok("logs", "-p", "where") == "sandboxed\n"

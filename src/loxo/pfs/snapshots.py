@@ -71,12 +71,16 @@ def materialize(store: Store, tree: str | None, path: str, target: Path, empty: 
     if entry is None:
         return 0
     written = 0
+    root = os.fspath(target)
+    made: set[str] = set()  # plain strings and one makedirs per directory: this runs per datum
     for sub, e in store.trees.walk(entry, normalize_path(path)):
-        local = target / sub.lstrip("/")
+        local = os.path.join(root, sub.lstrip("/"))
+        folder = local if e.is_dir else os.path.dirname(local)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
         if e.is_dir:
-            local.mkdir(parents=True, exist_ok=True)
             continue
-        local.parent.mkdir(parents=True, exist_ok=True)
         with open(local, "wb") as out:
             if not empty:
                 for chunk in store.blobs.read_parts(e.parts):

@@ -13,6 +13,7 @@ lines printed before the first datum go to the first, those after the last to th
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import itertools
 import os
@@ -93,10 +94,16 @@ class _Session:
             os.mkfifo(self.logs / fifo)
         box: list[RunResult] = []
         thread = threading.Thread(target=lambda: box.append(self.worker.sandbox.run(req)))
-        thread.start()
-        while _wait_request(self.logs / "req", thread):
-            _respond(self.logs / "resp", self._advance(), thread)
-        thread.join()
+        # Held open for reading and writing all along: writers never block on it and it
+        # never reports end-of-file, so each request costs one read, not an open.
+        requests = os.open(self.logs / "req", os.O_RDWR | os.O_NONBLOCK)
+        try:
+            thread.start()
+            while _wait_request(requests, thread):
+                _respond(self.logs / "resp", self._advance(), thread)
+            thread.join()
+        finally:
+            os.close(requests)
         if self.ended and self.hand is not None:
             self._finish(True, "")  # with whatever the process printed after its last datum
         return box[0]
@@ -115,8 +122,7 @@ class _Session:
         if not self.pending:
             return "end\n"
         datum = self.pending.popleft()
-        inp, out, logs = self.worker.slot()
-        shutil.rmtree(logs, ignore_errors=True)
+        inp, out, _logs = self.worker.slot(logs=False)
         started = time.time()
         _dirs, downloaded = self.worker.fetch(datum, inp)
         _repoint(self.cur_in, inp)
@@ -206,18 +212,19 @@ def _give_up_if_exhausted(
     shutil.rmtree(logs, ignore_errors=True)
 
 
-def _wait_request(fifo: Path, thread: threading.Thread) -> bool:
-    """Block until user code asks for the next datum (True) or has exited (False)."""
-    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
-    try:
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        while thread.is_alive():
-            if poller.poll(_POLL_MS) and os.read(fd, 64):
-                return True
-        return False
-    finally:
-        os.close(fd)
+def _wait_request(fd: int, thread: threading.Thread) -> bool:
+    """Block until user code asks for the next datum (True) or has exited (False).
+
+    Requests are single ``next`` lines, one at a time (a client waits for its answer).
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while thread.is_alive():
+        if poller.poll(_POLL_MS):
+            with contextlib.suppress(BlockingIOError):
+                if os.read(fd, 64):
+                    return True
+    return False
 
 
 def _respond(fifo: Path, text: str, thread: threading.Thread) -> None:

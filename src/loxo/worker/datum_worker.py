@@ -9,6 +9,7 @@ stderr are kept line by line.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -55,14 +56,16 @@ class DatumWorker:
             shutil.rmtree(r.out, ignore_errors=True)
         return results
 
-    def slot(self) -> tuple[Path, Path, Path]:
-        """Fresh scratch directories for one datum: inputs, outputs, logs."""
+    def slot(self, logs: bool = True) -> tuple[Path, Path, Path]:
+        """Fresh scratch directories for one datum: inputs, outputs and (unless a batch
+        process keeps its own) logs."""
         self._n += 1
         n = str(self._n)
-        inp, out, logs = (self.scratch / sub / n for sub in ("in", "out", "logs"))
-        out.mkdir(parents=True)
-        logs.mkdir(parents=True)
-        return inp, out, logs
+        inp, out, log_dir = (self.scratch / sub / n for sub in ("in", "out", "logs"))
+        os.makedirs(out)
+        if logs:
+            os.makedirs(log_dir)
+        return inp, out, log_dir
 
     def fetch(self, datum: DatumTask, inp: Path) -> tuple[dict[str, Path], int]:
         """Materialise the datum's inputs under ``inp``: ({input name: dir}, bytes)."""
