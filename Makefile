@@ -28,7 +28,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/ingest.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/ingest.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/datums.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -82,6 +82,10 @@ class LocalExecutor:
         for entry in self.scratch_root.glob(f"worker-{os.getpid()}-*"):
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
+            elif entry.stat().st_size == 0:  # an empty worker log says nothing
+                entry.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # only if nothing else lives there
+            self.scratch_root.rmdir()
 
     def _prepare(self) -> None:
         self.scratch_root.mkdir(parents=True, exist_ok=True)
