@@ -315,3 +315,19 @@ def test_a_job_without_the_sandbox_still_finds_pfs(
         assert warning is not None and "\n" not in warning
         assert "the sandbox is turned off" in warning and "/pfs" in warning
         assert not Path("/pfs").exists()
+
+
+def test_a_working_directory_under_tmp_stays_visible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox's /tmp is private, but commands still run from their directory (specs
+    name scripts relative to it), even when that directory is under the host's /tmp."""
+    from loxo.worker.sandbox import bwrap_argv
+
+    here = tmp_path / "project"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    argv = bwrap_argv("bwrap", tmp_path / "scratch")
+    binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind"]
+    assert str(here.resolve()) in binds
+    assert argv.index("--tmpfs", argv.index("/pfs")) < argv.index(str(here.resolve()))

@@ -73,7 +73,10 @@ def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = No
         if _landed(pfs, job):  # crashed after its output commit landed
             return _finish(pfs, job, JobState.SUCCESS, "")
         _resume(pfs, job)
-        return _run(pfs, executor, job, progress)
+        try:
+            return _run(pfs, executor, job, progress)
+        except (OSError, RuntimeError, EOFError) as exc:  # the machinery, not user code
+            return _finish(pfs, job, JobState.FAILURE, f"could not run datums: {exc}")
 
 
 def _run(pfs: Pfs, executor: Any, job: _Job, progress: Progress | None) -> JobState:

@@ -129,10 +129,22 @@ def bwrap_argv(bwrap: str, scratch: Path) -> list[str]:
         elif entry.is_dir():
             argv += ["--ro-bind", entry.path, entry.path]
     argv += ["--dev", "/dev", "--proc", "/proc", "--dir", "/pfs", "--tmpfs", "/tmp"]
+    for path in _under_tmp():  # the private /tmp must not hide what commands run from
+        argv += ["--ro-bind", path, path]
     argv += ["--ro-bind", str(scratch / "in"), str(scratch / "in")]
     argv += ["--bind", str(scratch / "out"), str(scratch / "out")]
     argv += ["--bind", str(scratch / "logs"), str(scratch / "logs")]
     return argv
+
+
+def _under_tmp() -> list[str]:
+    """Host paths under /tmp that user code needs: the working directory (specs name
+    scripts relative to it) and the Python running loxo (``loxo next datum``)."""
+    wanted = {os.getcwd(), sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    found = sorted(os.path.realpath(p) for p in wanted)
+    kept = [p for p in found if p == "/tmp" or p.startswith("/tmp/")]
+    # a path inside another kept one is already visible
+    return [p for p in kept if not any(p != q and p.startswith(q + "/") for q in kept) and p != "/tmp"]
 
 
 def _bwrap_works(bwrap: str, scratch: Path) -> bool:
