@@ -6,8 +6,11 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from typer.testing import Result
+
+import loxo
 
 Ok = Callable[..., str]
 Run = Callable[..., Result]
@@ -77,15 +80,16 @@ def test_global_id(ok: Ok) -> None:
     assert _ids(ok, "r") == []
 
 
-def test_wait_commit_blocks_until_finished(ok: Ok, run: Run) -> None:
+def test_wait_commit_blocks_until_finished(ok: Ok, run: Run, home: Path) -> None:
     ok("create", "repo", "r")
     commit_id = ok("start", "commit", "r@master").strip()
     timed_out = run("wait", "commit", f"r@{commit_id}", "--timeout", "0.2")
     assert timed_out.exit_code == 1 and timed_out.stderr.startswith("error: ")
 
-    def finish_later() -> None:
+    def finish_later() -> None:  # through the SDK: CliRunner swaps sys.stdout, one at a time
         time.sleep(0.3)
-        ok("finish", "commit", f"r@{commit_id}")
+        with loxo.Client(home) as other:
+            other.finish_commit(f"r@{commit_id}")
 
     worker = threading.Thread(target=finish_later)
     worker.start()

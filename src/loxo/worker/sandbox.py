@@ -139,8 +139,11 @@ def bwrap_argv(bwrap: str, scratch: Path) -> list[str]:
 
 def _under_tmp() -> list[str]:
     """Host paths under /tmp that user code needs: the working directory (specs name
-    scripts relative to it) and the Python running loxo (``loxo next datum``)."""
-    wanted = {os.getcwd(), sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    scripts relative to it), the Python running loxo, and loxo itself (the runner, and
+    ``loxo.batch`` for user code)."""
+    package_home = str(RUNNER.resolve().parents[2])  # the directory holding ``loxo/``
+    wanted = {os.getcwd(), sys.prefix, sys.base_prefix, package_home,
+              os.path.dirname(os.path.realpath(sys.executable))}
     found = sorted(os.path.realpath(p) for p in wanted)
     kept = [p for p in found if p == "/tmp" or p.startswith("/tmp/")]
     # a path inside another kept one is already visible
