@@ -1,0 +1,164 @@
+"""Datum benchmark: loxo's per-datum overhead, batching, and skipping, in one run.
+
+Rows (all measured here, now):
+  (1) 10,000 datums of a trivial shell command, one process per datum, parallelism 2,
+      against the same 10,000 commands through ``xargs -P2`` (the floor for a process
+      per datum);
+  (2) the same 10,000 datums with ``datum_batching`` (a Python loop over
+      ``loxo.batch.datums()``), against a bare Python loop doing the same work;
+  (3) a 100,000-datum job re-run after one input file changed: time to success and
+      time per skipped datum.
+Each loxo run is a separate process (``python -c``); wall time and peak RSS are that
+process's and its children's (``os.wait4``). Usage: ``python bench/datums.py [--scale 0.1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TRIVIAL = 'echo ok > "/pfs/out/$(basename "$in")"'
+BATCH_LOOP = (
+    "import loxo.batch, os\n"
+    "for env in loxo.batch.datums():\n"
+    "    open('/pfs/out/' + os.path.basename(env['in']), 'w').write('ok\\n')\n"
+)
+
+
+def measured(cmd: list[str], **kwargs: object) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of ``cmd``; fails loudly if it fails."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        raise SystemExit(f"benchmark step failed: {' '.join(cmd)[:200]}\n{err}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def sdk(code: str) -> list[str]:
+    return [sys.executable, "-c", "import loxo, json, sys\n" + code]
+
+
+def spec(name: str, cmd: list[str], batching: bool = False, parallelism: int = 2) -> str:
+    return json.dumps({
+        "pipeline": {"name": name},
+        "transform": {"cmd": cmd, "datum_batching": batching},
+        "input": {"pfs": {"repo": "data", "glob": "/*", "name": "in"}},
+        "parallelism_spec": {"constant": parallelism},
+    })
+
+
+def make_files(root: Path, count: int) -> None:
+    root.mkdir(parents=True)
+    for i in range(count):
+        (root / f"{i:07d}").write_text(f"{i}\n")
+
+
+def store_with(home: Path, files: Path) -> None:
+    subprocess.run(sdk(
+        f"c = loxo.Client({str(home)!r}); c.create_repo('data')\n"
+        f"c.put_many('data@master', [('/', {str(files)!r})], recursive=True)\n"
+    ), check=True)
+
+
+def run_pipeline(home: Path, spec_text: str, work: Path, name: str) -> tuple[float, float]:
+    path = work / f"{name}.json"
+    path.write_text(spec_text)
+    return measured(sdk(
+        f"c = loxo.Client({str(home)!r}); c.create_pipeline({str(path)!r})\n"
+        f"j = c.list_job({name!r})[0]\n"
+        "assert j.state.value == 'success' and j.data_failed == 0, (j.state, j.reason)\n"
+    ))
+
+
+def bench_per_datum(work: Path, count: int) -> list[tuple[str, str, float, float, float]]:
+    files = work / "files"
+    make_files(files, count)
+    home = work / "store"
+    store_with(home, files)
+    rows = []
+    secs, rss = run_pipeline(home, spec("trivial", ["sh", "-c", TRIVIAL]), work, "trivial")
+    rows.append(("(1) process per datum", "loxo, parallelism 2", secs, count / secs, rss))
+    out = work / "xargs-out"
+    out.mkdir()
+    xargs = f"ls {files} | xargs -P2 -I{{}} sh -c 'echo ok > {out}/{{}}'"
+    secs, rss = measured(["sh", "-c", xargs])
+    rows.append(("(1) process per datum", "xargs -P2", secs, count / secs, rss))
+    batch = spec("batched", [sys.executable, "-c", BATCH_LOOP], batching=True)
+    secs, rss = run_pipeline(home, batch, work, "batched")
+    rows.append(("(2) datum batching", "loxo, parallelism 2", secs, count / secs, rss))
+    loop_out = work / "loop-out"
+    loop_out.mkdir()
+    loop = (f"import os\nfor n in sorted(os.listdir({str(files)!r})):\n"
+            f"    open(os.path.join({str(loop_out)!r}, n), 'w').write('ok\\n')\n")
+    secs, rss = measured([sys.executable, "-c", loop])
+    rows.append(("(2) datum batching", "bare Python loop", secs, count / secs, rss))
+    return rows
+
+
+def bench_skipping(work: Path, count: int) -> list[tuple[str, str, float, float, float]]:
+    files = work / "many"
+    make_files(files, count)
+    home = work / "store-many"
+    store_with(home, files)
+    first = spec("skip", [sys.executable, "-c", BATCH_LOOP], batching=True)
+    secs_first, _ = run_pipeline(home, first, work, "skip")
+    changed = work / "changed"
+    changed.write_text("changed\n")
+    secs, rss = measured(sdk(
+        f"c = loxo.Client({str(home)!r}, auto_run=False)\n"
+        f"c.put_file('data@master:/0000001', {str(changed)!r})\n"
+        "import time; t = time.perf_counter(); c.run_pending(); el = time.perf_counter() - t\n"
+        "j = c.list_job('skip')[0]\n"
+        f"assert (j.data_processed, j.data_skipped) == (1, {count - 1}), (j.data_processed, j.data_skipped)\n"
+        "print(el, file=sys.stderr)\n"
+    ))
+    return [
+        ("(3) first job", f"{count:,} datums, batching", secs_first, count / secs_first, 0.0),
+        ("(3) re-run after 1 change", f"{count - 1:,} skipped", secs, (secs / (count - 1)) * 1e6, rss),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="loxo-datums-", dir=args.workdir))
+    try:
+        rows = bench_per_datum(work, int(10_000 * args.scale))
+        rows += bench_skipping(work, int(100_000 * args.scale))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"datum benchmark, {os.cpu_count()} cores, scale {args.scale}\n")
+    print("| case | how | wall (s) | datums/s (row 3b: us per skipped datum) | peak RSS (MiB) |")
+    print("|---|---|---:|---:|---:|")
+    for case, how, secs, rate, rss in rows:
+        print(f"| {case} | {how} | {secs:.2f} | {rate:,.0f} | {rss:.0f} |")
+    by = {(r[0], r[1]): r for r in rows}
+    loxo = by[("(1) process per datum", "loxo, parallelism 2")][2]
+    floor = by[("(1) process per datum", "xargs -P2")][2]
+    batch_rate = by[("(2) datum batching", "loxo, parallelism 2")][3]
+    rerun = rows[-1]
+    peak = max(r[4] for r in rows)
+    print()
+    print(f"- {'met ' if loxo <= 1.5 * floor else 'MISSED'} process per datum within 1.5x of "
+          f"xargs -P2: {loxo / floor:.2f}x")
+    print(f"- {'met ' if batch_rate >= 2000 else 'MISSED'} batching at least 2,000 datums/s: "
+          f"{batch_rate:,.0f}/s")
+    print(f"- {'met ' if rerun[2] < 5 else 'MISSED'} re-run after one change under 5 s: {rerun[2]:.2f} s")
+    print(f"- {'met ' if rerun[3] < 20 else 'MISSED'} under 20 us per skipped datum: {rerun[3]:.1f} us")
+    print(f"- {'met ' if peak < 500 else 'MISSED'} peak memory under 500 MiB: {peak:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
