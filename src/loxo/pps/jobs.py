@@ -97,44 +97,32 @@ class JobOps:
     def provenance(self, ref: Commit) -> list[tuple[str, str]]:
         """Every commit ``ref`` was computed from, transitively: (repo, commit id), in
         breadth-first order from the nearest."""
-        with self.pfs.store.db.read() as conn:
-            repo, commit = resolve(conn, ref)
-            names = {r.id: r.name for r in conn.execute(select(schema.repos.c.id, schema.repos.c.name))}
-            out: list[tuple[str, str]] = []
-            seen: set[tuple[int, str]] = set()
-            frontier = [(repo.id, commit.id)]
-            CP = schema.commit_provenance
-            while frontier:
-                nxt = []
-                for rid, cid in frontier:
-                    for r in conn.execute(select(CP).where(CP.c.repo_id == rid, CP.c.commit_id == cid)):
-                        key = (r.from_repo_id, r.from_commit_id)
-                        if key not in seen:
-                            seen.add(key)
-                            out.append((names[r.from_repo_id], r.from_commit_id))
-                            nxt.append(key)
-                frontier = nxt
-            return out
+        return self._walk(ref, upstream=True)
 
     def subvenance(self, ref: Commit) -> list[tuple[str, str]]:
-        """Every commit computed (directly or not) from ``ref``."""
+        """Every commit computed (directly or not) from ``ref``, nearest first."""
+        return self._walk(ref, upstream=False)
+
+    def _walk(self, ref: Commit, upstream: bool) -> list[tuple[str, str]]:
+        CP = schema.commit_provenance
+        here = (CP.c.repo_id, CP.c.commit_id)
+        there = (CP.c.from_repo_id, CP.c.from_commit_id)
+        near, far = (here, there) if upstream else (there, here)
         with self.pfs.store.db.read() as conn:
             repo, commit = resolve(conn, ref)
             names = {r.id: r.name for r in conn.execute(select(schema.repos.c.id, schema.repos.c.name))}
             out: list[tuple[str, str]] = []
             seen: set[tuple[int, str]] = set()
             frontier = [(repo.id, commit.id)]
-            CP = schema.commit_provenance
             while frontier:
                 nxt = []
                 for rid, cid in frontier:
-                    q = select(CP).where(CP.c.from_repo_id == rid, CP.c.from_commit_id == cid)
-                    for r in conn.execute(q):
-                        key = (r.repo_id, r.commit_id)
-                        if key not in seen:
-                            seen.add(key)
-                            out.append((names[r.repo_id], r.commit_id))
-                            nxt.append(key)
+                    query = select(*far).where(near[0] == rid, near[1] == cid)
+                    for found_repo, found_commit in conn.execute(query):
+                        if (found_repo, found_commit) not in seen:
+                            seen.add((found_repo, found_commit))
+                            out.append((names[found_repo], found_commit))
+                            nxt.append((found_repo, found_commit))
                 frontier = nxt
             return out
 
