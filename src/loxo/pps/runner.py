@@ -23,7 +23,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select, upda
 
 from loxo.errors import PathConflict
 from loxo.meta import schema
-from loxo.meta.db import utcnow
+from loxo.meta.db import bulk_insert, utcnow
 from loxo.model.address import split_path
 from loxo.model.jobs import DatumState, JobState
 from loxo.model.refs import Commit, File, Origin
@@ -254,7 +254,7 @@ def _inputs_json(d: Datum) -> str:
 def _insert(pfs: Pfs, rows: list[dict[str, Any]]) -> None:
     if rows:
         with pfs.store.db.write() as conn:
-            conn.execute(insert(D), rows)
+            bulk_insert(conn, D, rows)
         rows.clear()
 
 
@@ -378,8 +378,7 @@ def _land(pfs: Pfs, job: _Job) -> None:
         _commit_output(conn, job, tree, size)
         if new_owners:
             rows = [{"job_pk": job.pk, "path": p, "datum_id": d} for p, d in new_owners.items()]
-            for i in range(0, len(rows), _ROW_BATCH):
-                conn.execute(insert(schema.output_files), rows[i : i + _ROW_BATCH])
+            bulk_insert(conn, schema.output_files, rows)
 
 
 def _parent_output(conn: Connection, job: _Job) -> tuple[str | None, dict[str, str]]:
