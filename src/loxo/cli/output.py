@@ -10,7 +10,6 @@ import dataclasses
 import enum
 import io
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -163,7 +162,3 @@ def write_bytes(chunks: Iterable[bytes]) -> None:
 def warn(text: str) -> None:
     """One line on stderr."""
     typer.echo(text, err=True)
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

@@ -30,11 +30,13 @@ class Spool:
 
     def __init__(self) -> None:
         self._dir: str | None = None
+        self._count = 0
 
     def path(self) -> str:
         if self._dir is None:
             self._dir = tempfile.mkdtemp(prefix="loxo-put-")
-        return os.path.join(self._dir, f"{len(os.listdir(self._dir))}")
+        self._count += 1  # not a directory listing: a tarball may hold 100,000 members
+        return os.path.join(self._dir, str(self._count))
 
     def close(self) -> None:
         if self._dir is not None:

@@ -26,9 +26,10 @@ from loxo.pfs import Pfs
 from loxo.pfs.lookup import branch_row, commit_by_id, repo_row
 from loxo.pps.cron import tick_crons
 from loxo.pps.datums import cron_as_pfs
-from loxo.pps.inputs import CronInput, leaves
+from loxo.pps.inputs import CronInput, PfsInput, leaves
 from loxo.pps.leases import abandoned
 from loxo.pps.runner import Progress, run_job
+from loxo.pps.spec import PipelineSpec, spec_from_dict
 
 J, P = schema.jobs, schema.pipelines
 JobStarted = Callable[[str, str], Progress | None]
@@ -84,22 +85,25 @@ def _busy(conn: Connection) -> set[str]:
     return {r.name for r in rows}
 
 
-def _leaf_heads(conn: Connection, row: Any) -> list[dict[str, str]] | None:
-    """The head commit of every input branch, or None if one has no commit yet."""
-    from loxo.pps.spec import spec_from_dict
-
-    spec = spec_from_dict(json.loads(row.spec))
-    heads: list[dict[str, str]] = []
+def leaf_heads(conn: Connection, spec: PipelineSpec) -> list[tuple[PfsInput, str | None]]:
+    """Every input of ``spec`` (cron inputs as the pfs inputs they read) with the commit
+    it reads now: its pinned commit, or its branch's head (None: no commit yet)."""
+    heads: list[tuple[PfsInput, str | None]] = []
     for leaf in leaves(spec.input):
         pfs_leaf = cron_as_pfs(leaf) if isinstance(leaf, CronInput) else leaf
         repo = repo_row(conn, pfs_leaf.repo)
         branch = branch_row(conn, repo.id, pfs_leaf.branch)
-        head = pfs_leaf.commit or (branch.head if branch is not None else None)
-        if head is None:
-            return None
-        heads.append({"name": pfs_leaf.name, "repo": pfs_leaf.repo, "branch": pfs_leaf.branch,
-                      "commit": head})
+        heads.append((pfs_leaf, pfs_leaf.commit or (branch.head if branch is not None else None)))
     return heads
+
+
+def _leaf_heads(conn: Connection, row: Any) -> list[dict[str, str]] | None:
+    """The head commit of every input branch, or None if one has no commit yet."""
+    heads = leaf_heads(conn, spec_from_dict(json.loads(row.spec)))
+    if any(head is None for _, head in heads):
+        return None
+    return [{"name": leaf.name, "repo": leaf.repo, "branch": leaf.branch, "commit": str(head)}
+            for leaf, head in heads]
 
 
 def _maybe_create(conn: Connection, row: Any) -> int | None:

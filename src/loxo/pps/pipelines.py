@@ -23,7 +23,7 @@ from loxo.meta.db import as_utc, utcnow
 from loxo.model.jobs import JobState, PipelineInfo, PipelineState
 from loxo.model.refs import Commit, File
 from loxo.pfs import Pfs, Source
-from loxo.pfs.lookup import ancestry, repo_row, resolve
+from loxo.pfs.lookup import repo_row, resolve
 from loxo.pps.cron import check_spec, cron_inputs
 from loxo.pps.inputs import leaves
 from loxo.pps.spec import PipelineSpec, spec_from_dict
@@ -178,13 +178,6 @@ class PipelineOps:
             row = pipeline_row(conn, name)
             conn.execute(sql_update(P).where(P.c.id == row.id).values(state=state.value))
         return self.inspect_pipeline(name)
-
-    def spec_history(self, name: str) -> list[str]:
-        """Spec commit ids, newest first."""
-        with self.pfs.store.db.read() as conn:
-            row = pipeline_row(conn, name)
-            repo, head = resolve(conn, Commit(spec_repo(name), row.spec_commit))
-            return [r.id for r in ancestry(conn, repo.id, head)]
 
 
 def _input_repos(spec: PipelineSpec) -> list[str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from loxo.pfs import Pfs
-from loxo.pfs.lookup import branch_row, commit_by_id, repo_row
-from loxo.pps.datums import Datum, cron_as_pfs, datum_id, iter_datums, tree_resolver
-from loxo.pps.inputs import CronInput, PfsInput, leaves
+from loxo.pfs.lookup import commit_by_id, repo_row
+from loxo.pps.controller import leaf_heads
+from loxo.pps.datums import Datum, datum_id, iter_datums, tree_resolver
+from loxo.pps.inputs import PfsInput
 from loxo.pps.spec import PipelineSpec
 
 
@@ -17,14 +18,11 @@ def preview_datums(pfs: Pfs, spec: PipelineSpec) -> Iterator[tuple[str, Datum]]:
     commits: dict[str, str] = {}
     trees: dict[str, str | None] = {}
     with pfs.store.db.read() as conn:
-        for leaf in leaves(spec.input):
-            pfs_leaf = cron_as_pfs(leaf) if isinstance(leaf, CronInput) else leaf
-            repo = repo_row(conn, pfs_leaf.repo)
-            branch = branch_row(conn, repo.id, pfs_leaf.branch)
-            head = pfs_leaf.commit or (branch.head if branch is not None else None)
+        for leaf, head in leaf_heads(conn, spec):
+            repo = repo_row(conn, leaf.repo)
             row = commit_by_id(conn, repo.id, head) if head else None
-            commits[pfs_leaf.name] = head or ""
-            trees[pfs_leaf.name] = row.tree if row is not None else None
+            commits[leaf.name] = head or ""
+            trees[leaf.name] = row.tree if row is not None else None
 
     def tree_of(leaf: PfsInput) -> str | None:
         return trees.get(leaf.name)

@@ -181,16 +181,12 @@ def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
     """Record every datum, skipped or to do; returns (to do, total, already done)."""
     prior = _prior(pfs, job)
     node = resolved_input(job.spec.input, job.inputs)
-    by_commit = {i["commit"]: i for i in job.inputs}
+    commits = {i["name"]: i["commit"] for i in job.inputs}
 
-    def tree_of(leaf: PfsInput) -> str | None:
-        return job.trees.get(leaf.commit or by_commit_for(leaf))
-
-    def by_commit_for(leaf: PfsInput) -> str:
-        return next(i["commit"] for i in job.inputs if i["name"] == leaf.name)
+    def tree_of(leaf: PfsInput) -> str | None:  # cron inputs are not pinned: by name
+        return job.trees.get(leaf.commit or commits[leaf.name])
 
     resolver = tree_resolver(pfs.store.trees, tree_of)
-    commits = {i["name"]: i["commit"] for i in job.inputs}
     every = job.spec.reprocess_spec == "every_job"
     with pfs.store.db.read() as conn:
         mine = {r.datum_id: r.state for r in conn.execute(
@@ -215,7 +211,7 @@ def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
         else:
             rows.append({**row, "state": DatumState.STARTING.value, "output_tree": None,
                          "output_size": 0, **_ZERO})
-            todo.append(_task(d, did, job, empty, by_commit))
+            todo.append(_task(d, did, job, empty))
         if len(rows) >= _ROW_BATCH:
             _insert(pfs, rows)
     _insert(pfs, rows)
@@ -236,7 +232,7 @@ def _pfs_leaves(node: Input) -> Iterator[PfsInput]:
             yield from _pfs_leaves(child)
 
 
-def _task(d: Datum, did: str, job: _Job, empty: set[str], by_commit: dict[str, Any]) -> DatumTask:
+def _task(d: Datum, did: str, job: _Job, empty: set[str]) -> DatumTask:
     inputs = tuple(
         TaskInput(i.name, i.repo, i.commit, job.trees.get(i.commit), i.path, i.name in empty)
         for i in d.inputs
