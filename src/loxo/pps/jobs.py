@@ -77,7 +77,8 @@ class JobOps:
     def logs(
         self, pipeline: str, job_id: str | None = None, datum_id: str | None = None
     ) -> Iterator[LogEntry]:
-        """User code's output lines, oldest first (the newest job's if ``job_id`` is None)."""
+        """User code's output lines, oldest first (every job's if ``job_id`` is None, as
+        ``pachctl logs -p``)."""
         with self.pfs.store.db.read() as conn:
             pid = _pipeline_id(conn, pipeline)
             jobs = select(J.c.pk, J.c.id).where(J.c.pipeline_id == pid)
