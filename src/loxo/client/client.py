@@ -35,6 +35,7 @@ from loxo.model.refs import (
 )
 from loxo.pfs import Pfs, Progress, Source
 from loxo.pfs.files import gc_paused
+from loxo.pfs.store import StoreLocation
 from loxo.pps.api import Pps
 from loxo.pps.controller import JobStarted
 
@@ -58,7 +59,9 @@ class Client(PipelineVerbs):
     return (``auto_run``); ``on_job`` is told when each job starts and may return a
     progress callback for it. ``sandbox=False`` runs user code without bubblewrap;
     ``scratch`` is where datums' files live while they run (default: RAM, see
-    ``loxo.pps.api.default_scratch``).
+    ``loxo.pps.api.default_scratch``). ``db`` (an SQLAlchemy URL such as
+    ``postgresql+psycopg://...``) and ``storage`` (an object-store URL such as
+    ``s3://bucket/prefix``) put the metadata or the objects elsewhere than ``home``.
     """
 
     def __init__(
@@ -69,9 +72,15 @@ class Client(PipelineVerbs):
         on_job: JobStarted | None = None,
         sandbox: bool = True,
         scratch: str | os.PathLike[str] | None = None,
+        db: str | None = None,
+        storage: str | None = None,
     ) -> None:
         self.home = Path(home if home is not None else DEFAULT_HOME)
-        self.pfs = Pfs.open_embedded(self.home)
+        if db is None and storage is None:
+            self.pfs = Pfs.open_embedded(self.home)
+        else:  # a server's backends: e.g. postgresql://... and s3://bucket/prefix
+            embedded = StoreLocation.embedded(self.home)
+            self.pfs = Pfs.open(StoreLocation(db or embedded.db_url, storage or embedded.objects_url))
         self.pps = Pps(self.pfs, use_sandbox=sandbox,
                        scratch=Path(scratch) if scratch is not None else None)
         self.auto_run = auto_run

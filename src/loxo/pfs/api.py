@@ -9,7 +9,7 @@ from loxo.pfs.commits import CommitOps
 from loxo.pfs.files import FileOps
 from loxo.pfs.fsck import FsckOps
 from loxo.pfs.repos import RepoOps
-from loxo.pfs.store import Store
+from loxo.pfs.store import Store, StoreLocation
 
 
 class Pfs(RepoOps, BranchOps, CommitOps, FileOps, FsckOps):
@@ -21,6 +21,11 @@ class Pfs(RepoOps, BranchOps, CommitOps, FileOps, FsckOps):
     @classmethod
     def open_embedded(cls, home: str | os.PathLike[str]) -> Pfs:
         return cls(Store.open_embedded(home))
+
+    @classmethod
+    def open(cls, location: StoreLocation) -> Pfs:
+        """A store anywhere: ``location`` names its database and object store URLs."""
+        return cls(location.open())
 
     def close(self) -> None:
         self.store.close()

@@ -29,7 +29,9 @@ class StoreLocation:
         return cls(sqlite_url(root / DB_FILE), str(root / OBJECTS_DIR))
 
     def open(self) -> Store:
-        return Store.open(self.db_url, open_object_store(self.objects_url))
+        store = Store.open(self.db_url, open_object_store(self.objects_url))
+        store.location = self
+        return store
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Real services the tests start for themselves (PostgreSQL, an S3-compatible store, a loxo server)."""
