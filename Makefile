@@ -8,12 +8,16 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# Debian packages (bubblewrap for the datum sandbox) when we are root and they are missing,
-# then the package and its dev tools into a venv. PYFASTCDC_REQUIRE_CYTHON makes pyfastcdc
-# build its fast extension instead of silently falling back to pure Python.
+# Debian packages (bubblewrap for the datum sandbox, postgresql for the tests that run
+# the metadata on a real server) when we are root and they are missing, then the package
+# and its dev tools into a venv. PYFASTCDC_REQUIRE_CYTHON makes pyfastcdc build its fast
+# extension instead of silently falling back to pure Python.
 $(STAMP): pyproject.toml
-	@if [ "$$(id -u)" = 0 ] && ! command -v bwrap >/dev/null 2>&1; then \
-	  (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) || echo "note: bubblewrap not installed"; fi
+	@if [ "$$(id -u)" = 0 ]; then missing=""; \
+	  command -v bwrap >/dev/null 2>&1 || missing="$$missing bubblewrap"; \
+	  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	  if [ -n "$$missing" ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $$missing >/dev/null) || echo "note: not installed:$$missing"; fi; fi
 	$(PYTHON) -m venv $(VENV)
 	PYFASTCDC_REQUIRE_CYTHON=1 $(BIN)/pip install -q --upgrade pip
 	PYFASTCDC_REQUIRE_CYTHON=1 $(BIN)/pip install -q -e '.[dev]'

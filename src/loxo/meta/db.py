@@ -1,25 +1,43 @@
 """Opening the metadata database: engine set-up, transactions, migrations.
 
-SQLite (embedded default) runs in WAL mode with a busy timeout; write transactions
-start with ``BEGIN IMMEDIATE`` so two writers queue instead of failing half way. The
-same schema runs on PostgreSQL.
+Writers are serialised on both backends, so a read-then-write inside ``write()`` is
+race-free (pfs's branch compare-and-swap, the controller, job leases rely on it):
+
+- SQLite (embedded default) runs in WAL mode with a busy timeout; write transactions
+  start with ``BEGIN IMMEDIATE`` so two writers queue instead of failing half way.
+- PostgreSQL (``postgresql+psycopg://``; ``postgresql://`` and ``postgres://`` mean the
+  same) takes one transaction-scoped advisory lock at the start of every write
+  transaction: the same single writer, at the cost of one round trip. Writes run at
+  READ COMMITTED, so every statement after the lock sees all earlier writes; reads run
+  as REPEATABLE READ READ ONLY, one consistent snapshot like a SQLite WAL reader, and
+  stay concurrent with each other and with the writer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from loxo.errors import DatabaseError
 
 HEAD_REVISION = "0002"
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_SCHEMES = ("postgres://", "postgresql://")
+_PG_DRIVER = "postgresql+psycopg"
+# Key of the advisory lock every PostgreSQL write transaction holds ("loxo" in ASCII).
+# Advisory locks are per database, so stores sharing a server never wait on each other.
+WRITE_LOCK_KEY = 0x6C6F786F
+# Writers queue on the lock, so a big pool buys nothing for them; readers (server
+# threads, the controller, heartbeats) share it.
+_PG_POOL = {"pool_size": 5, "max_overflow": 15, "pool_pre_ping": True, "pool_timeout": 60}
+_PG_CONNECT_TIMEOUT = 10
 
 
 def utcnow() -> datetime:
@@ -29,6 +47,22 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; every time loxo stores is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def normalize_url(url: str) -> str:
+    """libpq's ``postgres://`` and ``postgresql://`` spellings mean the psycopg 3 driver."""
+    for scheme in _PG_SCHEMES:
+        if url.startswith(scheme):
+            return f"{_PG_DRIVER}://{url[len(scheme):]}"
+    return url
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit for a message or a log: the password, if any, masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url.split("://", 1)[0] + "://..."
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -48,34 +82,83 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-@contextmanager
-def _translated() -> Iterator[None]:
-    """SQLAlchemy's operational errors become ``DatabaseError``, once, here."""
+def _postgres_setup(engine: Engine) -> None:
+    from psycopg import IsolationLevel
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # psycopg opens the transaction lazily with its first statement; setting these
+        # attributes only changes the BEGIN it will send (no round trip).
+        raw: Any = conn.connection.dbapi_connection
+        write = conn.info.get("loxo_write", False)
+        raw.isolation_level = IsolationLevel.READ_COMMITTED if write else IsolationLevel.REPEATABLE_READ
+        raw.read_only = not write
+        if write:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK_KEY})")
+
+
+def _pg_connect_args(query: Mapping[str, object]) -> dict[str, object]:
+    """Defaults the URL did not set: a connect timeout (libpq waits for an unreachable
+    host for minutes otherwise) and UTC sessions, so times come back in UTC whatever
+    the server's own time zone."""
+    defaults: dict[str, object] = {"connect_timeout": _PG_CONNECT_TIMEOUT, "options": "-c TimeZone=UTC"}
+    return {k: v for k, v in defaults.items() if k not in query}
+
+
+def _create_engine(url: str) -> Engine:
     try:
-        yield
-    except OperationalError as exc:
-        raise DatabaseError(f"metadata database error: {exc.orig}") from exc
+        if not url.startswith("postgresql"):
+            return create_engine(url)
+        parsed = make_url(url)
+        return create_engine(parsed, connect_args=_pg_connect_args(parsed.query), **_PG_POOL)
+    except ArgumentError as exc:  # also an unknown dialect or a driver that is not installed
+        raise DatabaseError(f"cannot use metadata database {safe_url(url)}: {exc}") from exc
 
 
 class Database:
-    """An engine plus read and write transactions."""
+    """An engine plus read and write transactions.
+
+    Every operational failure (server unreachable, connection lost, locked too long)
+    comes out as one ``DatabaseError`` line naming the database without its password.
+    """
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.is_sqlite = url.startswith("sqlite")
-        self.engine = create_engine(url, future=True)
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.is_postgres = self.url.startswith("postgresql")
+        self.engine = _create_engine(self.url)
         if self.is_sqlite:
             _sqlite_setup(self.engine)
+        elif self.is_postgres:
+            _postgres_setup(self.engine)
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """SQLAlchemy's operational errors become ``DatabaseError``, once, here."""
+        try:
+            yield
+        except OperationalError as exc:
+            raise DatabaseError(self._describe(exc)) from exc
+
+    def _describe(self, exc: OperationalError) -> str:
+        # libpq's messages run over several lines ("Is the server running...?"); the first
+        # says what happened. It never quotes the password, but make sure.
+        lines = str(exc.orig).strip().splitlines() or [type(exc.orig).__name__]
+        message = lines[0].strip()
+        password = make_url(self.url).password
+        if password:
+            message = message.replace(str(password), "***")
+        return f"metadata database {safe_url(self.url)}: {message}"
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with _translated(), self.engine.connect() as conn, conn.begin():
+        with self._translated(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """One atomic write transaction: all of it lands, or none of it."""
-        with _translated(), self.engine.connect() as conn:
+        with self._translated(), self.engine.connect() as conn:
             conn.info["loxo_write"] = True
             try:
                 with conn.begin():
@@ -84,7 +167,10 @@ class Database:
                 conn.info.pop("loxo_write", None)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest revision (cheap when it already is)."""
+        """Bring the schema to the newest revision (cheap when it already is).
+
+        The upgrade runs as a write transaction, so two processes opening a new store
+        at once migrate it once: the second waits, then finds nothing to do."""
         if self.revision() == HEAD_REVISION:
             return
         from alembic import command
@@ -92,14 +178,14 @@ class Database:
 
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.connect() as conn:
+        with self._translated(), self.engine.connect() as conn:
             conn.info["loxo_write"] = True
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
             conn.info.pop("loxo_write", None)
 
     def revision(self) -> str | None:
-        with self.engine.connect() as conn:
+        with self._translated(), self.engine.connect() as conn:
             if not inspect(conn).has_table("alembic_version"):
                 return None
             row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
@@ -114,13 +200,15 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
     Row by row through SQLAlchemy's statement machinery costs ~50 us a row; a job with
     100,000 datums writes that many rows, so this path skips it (columns from the first
-    row; every row must have the same keys).
+    row; every row must have the same keys). Names are quoted where the dialect needs it
+    (``offset`` is reserved in PostgreSQL).
     """
     if not rows:
         return
     columns = list(rows[0])
+    quote = conn.dialect.identifier_preparer.quote
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) "
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
            f"VALUES ({', '.join([mark] * len(columns))})")
     conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
 
