@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.inprocess import serve_in_process
 
 import loxo
 
@@ -27,11 +28,19 @@ def home(tmp_path: Path, empty_store_template: Path) -> Path:
     return target
 
 
-@pytest.fixture
-def client(home: Path) -> Iterator[loxo.Client]:
-    """A ``Client`` on an empty embedded store."""
-    with loxo.Client(home) as c:
-        yield c
+@pytest.fixture(params=["embedded", "remote"])
+def client(request: pytest.FixtureRequest, home: Path) -> Iterator[loxo.ClientBase]:
+    """Every verb on an empty store: through the embedded ``Client``, and through a
+    ``RemoteClient`` talking to a server (in-process) on that store."""
+    if request.param == "embedded":
+        with loxo.Client(home) as c:
+            yield c
+        return
+    if request.node.get_closest_marker("embedded_only"):
+        pytest.skip("reaches into the embedded store's internals")
+    with serve_in_process(home) as remote:
+        remote.home = home  # type: ignore[attr-defined] - tests look at the store's files
+        yield remote
 
 
 @pytest.fixture

@@ -28,12 +28,13 @@ from loxo.model import (
 )
 
 if TYPE_CHECKING:
-    from loxo.client import Client, OpenCommit
+    from loxo.client import Client, ClientBase, OpenCommit, RemoteClient
     from loxo.pfs import Source
 
 # The SDK pulls in SQLAlchemy and friends (half a second); load it on first use, so that
 # ``import loxo.batch`` in user code and ``loxo version`` stay instant.
-_LAZY = {"Client": "loxo.client", "OpenCommit": "loxo.client", "Source": "loxo.pfs"}
+_LAZY = {"Client": "loxo.client", "ClientBase": "loxo.client", "OpenCommit": "loxo.client",
+         "RemoteClient": "loxo.client", "Source": "loxo.pfs"}
 
 
 def __getattr__(name: str) -> Any:
@@ -48,6 +49,7 @@ __all__ = [
     "Branch",
     "BranchInfo",
     "Client",
+    "ClientBase",
     "Commit",
     "CommitInfo",
     "CommitSetInfo",
@@ -58,6 +60,7 @@ __all__ = [
     "LoxoError",
     "OpenCommit",
     "Origin",
+    "RemoteClient",
     "Repo",
     "RepoInfo",
     "Source",

@@ -24,6 +24,7 @@
     │   └── InUse                   code "in_use", 409
     ├── SourceError                 code "source_error", 400
     ├── DatabaseError               code "database_error", 503
+    ├── ServerUnavailable           code "unavailable", 503
     └── Corrupt                     code "corrupt", 500
         └── ObjectMissing           code "object_missing", 500
 
@@ -171,6 +172,13 @@ class DatabaseError(LoxoError):
     """The metadata database failed (unreachable, locked too long, wrong schema)."""
 
     code = "database_error"
+    status = 503
+
+
+class ServerUnavailable(LoxoError):
+    """The loxo server cannot be reached, or answered with something that is not loxo's."""
+
+    code = "unavailable"
     status = 503
 
 

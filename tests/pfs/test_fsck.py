@@ -97,6 +97,7 @@ def test_truncated_object(filled: loxo.Client, home: Path) -> None:
     assert _errors(filled)
 
 
+@pytest.mark.embedded_only
 def test_unreferenced_objects_are_warnings_only(filled: loxo.Client, home: Path) -> None:
     filled.pfs.store.objects.put("packs/leftover-from-a-killed-writer", b"junk")
     filled.pfs.store.objects.put("chunks/ab/abandoned", b"junk")
@@ -116,6 +117,7 @@ def test_temporary_files_are_warnings_and_fix_removes_them(filled: loxo.Client, 
     assert filled.fsck() == []
 
 
+@pytest.mark.embedded_only
 def test_dangling_branch_head_and_parent(filled: loxo.Client, repo: str) -> None:
     db = filled.pfs.store.db
     with db.write() as conn:
@@ -129,6 +131,7 @@ def test_dangling_branch_head_and_parent(filled: loxo.Client, repo: str) -> None
     assert any("parent commit" in p.problem for p in _errors(filled))
 
 
+@pytest.mark.embedded_only
 def test_wrong_recorded_size(filled: loxo.Client, repo: str) -> None:
     head = filled.inspect_commit(f"{repo}@master").id
     with filled.pfs.store.db.write() as conn:
@@ -145,6 +148,7 @@ def test_deleting_history_leaves_the_store_consistent(filled: loxo.Client, repo:
     assert _errors(filled) == []
 
 
+@pytest.mark.embedded_only
 def test_fsck_reads_directories_from_the_store_not_a_cache(filled: loxo.Client, repo: str,
                                                           home: Path) -> None:
     """A long-lived client has every directory cached; fsck must still see corruption."""

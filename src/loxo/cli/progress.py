@@ -153,7 +153,7 @@ class JobBars:
             elif info.state is not JobState.SUCCESS:
                 reason = f": {info.reason}" if info.reason else ""
                 warn(f"warning: job {job} {info.state.value}{reason}")
-        sandbox_note = self.client.pps.executor.warning  # e.g. bubblewrap missing: once
+        sandbox_note = self.client.pps.sandbox_warning  # e.g. bubblewrap missing: once
         if sandbox_note and not self.quiet_sandbox:
             warn(sandbox_note)
         self.jobs.clear()

@@ -1,7 +1,7 @@
 """``Client``: the Python SDK. Takes addresses as text or references, returns records.
 
-Today the client works on an embedded store (``./.loxo`` or a directory you name); the
-same methods will talk to a server through a remote implementation of ``Pfs``'s verbs.
+``Client`` works on an embedded store (``./.loxo`` or a directory you name);
+``RemoteClient`` (``loxo.client.remote``) has the same verbs against a server.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Self
 
 from loxo.client import sources as src
+from loxo.client.backend import PfsVerbs, PpsVerbs
 from loxo.client.pipelines import PipelineVerbs
 from loxo.errors import InvalidArgument
 from loxo.model.address import (
@@ -52,37 +53,18 @@ def _file(ref: FileLike) -> File:
     return ref if isinstance(ref, File) else parse_file(ref)
 
 
-class Client(PipelineVerbs):
-    """Every verb. ``Client()`` opens ``./.loxo``; ``Client(home)`` another store.
+class ClientBase(PipelineVerbs):
+    """Every verb, written once over a PFS and a PPS backend (see ``loxo.client.backend``).
 
-    In this embedded mode, writes that trigger pipelines run their jobs before they
-    return (``auto_run``); ``on_job`` is told when each job starts and may return a
-    progress callback for it. ``sandbox=False`` runs user code without bubblewrap;
-    ``scratch`` is where datums' files live while they run (default: RAM, see
-    ``loxo.pps.api.default_scratch``). ``db`` (an SQLAlchemy URL such as
-    ``postgresql+psycopg://...``) and ``storage`` (an object-store URL such as
-    ``s3://bucket/prefix``) put the metadata or the objects elsewhere than ``home``.
+    ``Client`` (embedded, on a local store) and ``RemoteClient`` (a server over HTTP) are
+    the two kinds; code that takes either should annotate ``ClientBase``.
     """
 
     def __init__(
-        self,
-        home: str | os.PathLike[str] | None = None,
-        *,
-        auto_run: bool = True,
-        on_job: JobStarted | None = None,
-        sandbox: bool = True,
-        scratch: str | os.PathLike[str] | None = None,
-        db: str | None = None,
-        storage: str | None = None,
+        self, pfs: PfsVerbs, pps: PpsVerbs, *, auto_run: bool, on_job: JobStarted | None
     ) -> None:
-        self.home = Path(home if home is not None else DEFAULT_HOME)
-        if db is None and storage is None:
-            self.pfs = Pfs.open_embedded(self.home)
-        else:  # a server's backends: e.g. postgresql://... and s3://bucket/prefix
-            embedded = StoreLocation.embedded(self.home)
-            self.pfs = Pfs.open(StoreLocation(db or embedded.db_url, storage or embedded.objects_url))
-        self.pps = Pps(self.pfs, use_sandbox=sandbox,
-                       scratch=Path(scratch) if scratch is not None else None)
+        self.pfs = pfs
+        self.pps = pps
         self.auto_run = auto_run
         self.on_job = on_job
 
@@ -90,7 +72,7 @@ class Client(PipelineVerbs):
         self.pps.close()
         self.pfs.close()
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -338,10 +320,47 @@ class Client(PipelineVerbs):
         return self.pfs.fsck(fix)
 
 
+class Client(ClientBase):
+    """Every verb on an embedded store. ``Client()`` opens ``./.loxo``; ``Client(home)``
+    another.
+
+    Writes that trigger pipelines run their jobs before they return (``auto_run``);
+    ``on_job`` is told when each job starts and may return a progress callback for it.
+    ``sandbox=False`` runs user code without bubblewrap; ``scratch`` is where datums'
+    files live while they run (default: RAM, see ``loxo.pps.api.default_scratch``).
+    ``db`` (an SQLAlchemy URL such as ``postgresql+psycopg://...``) and ``storage`` (an
+    object-store URL such as ``s3://bucket/prefix``) put the metadata or the objects
+    elsewhere than ``home``.
+    """
+
+    pfs: Pfs
+    pps: Pps
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        auto_run: bool = True,
+        on_job: JobStarted | None = None,
+        sandbox: bool = True,
+        scratch: str | os.PathLike[str] | None = None,
+        db: str | None = None,
+        storage: str | None = None,
+    ) -> None:
+        self.home = Path(home if home is not None else DEFAULT_HOME)
+        if db is None and storage is None:
+            pfs = Pfs.open_embedded(self.home)
+        else:  # a server's backends: e.g. postgresql://... and s3://bucket/prefix
+            embedded = StoreLocation.embedded(self.home)
+            pfs = Pfs.open(StoreLocation(db or embedded.db_url, storage or embedded.objects_url))
+        pps = Pps(pfs, use_sandbox=sandbox, scratch=Path(scratch) if scratch is not None else None)
+        super().__init__(pfs, pps, auto_run=auto_run, on_job=on_job)
+
+
 class OpenCommit:
     """Writes into one open commit (from ``Client.commit``)."""
 
-    def __init__(self, client: Client, ref: Commit) -> None:
+    def __init__(self, client: ClientBase, ref: Commit) -> None:
         self.client = client
         self.ref = ref
 

@@ -7,20 +7,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from loxo.errors import InvalidAddress, InvalidArgument
-from loxo.meta.db import utcnow
+from loxo.errors import InvalidAddress
 from loxo.model.address import check_repo_name, parse_file
 from loxo.model.jobs import DatumInfo, FileLineage, JobInfo, JobState, LogEntry, PipelineInfo
 from loxo.model.refs import Commit, CommitInfo
-from loxo.pps.api import Pps
 from loxo.pps.controller import JobStarted
-from loxo.pps.cron import cron_inputs, tick, tick_crons
 from loxo.pps.datums import Datum
-from loxo.pps.preview import preview_datums
 from loxo.pps.spec import LoadedSpec, PipelineSpec, load_spec_file
 
 if TYPE_CHECKING:
-    from loxo.pfs import Pfs
+    from loxo.client.backend import PfsVerbs, PpsVerbs
 
 SpecLike = PipelineSpec | str | os.PathLike[str]
 
@@ -41,8 +37,8 @@ def split_version(text: str) -> tuple[str, int]:
 
 
 class PipelineVerbs:
-    pfs: Pfs
-    pps: Pps
+    pfs: PfsVerbs
+    pps: PpsVerbs
     auto_run: bool
     on_job: JobStarted | None
 
@@ -50,9 +46,7 @@ class PipelineVerbs:
     def run_pending(self, now: datetime | None = None) -> list[tuple[str, str, JobState]]:
         """Commit the cron ticks due by ``now`` (default: the clock), then create and run
         every job that current data and specs call for (embedded)."""
-        if now is not None:
-            tick_crons(self.pfs, now)
-        return self.pps.run_pending(self.on_job)
+        return self.pps.run_pending(self.on_job, now)
 
     def run_cron(self, pipeline: str, now: datetime | None = None) -> CommitInfo:
         """Tick ``pipeline``'s cron inputs now (``pachctl run cron``), whatever their
@@ -61,14 +55,9 @@ class PipelineVerbs:
         Returns the tick's commit (the last one, for several cron inputs); a tick already
         made at this second is not made again, and its commit is returned.
         """
-        crons = cron_inputs(self.pps.pipeline_spec(pipeline).input)
-        if not crons:
-            raise InvalidArgument(f"pipeline {pipeline} has no cron input; run cron ticks cron inputs")
-        when = now or utcnow()
-        commits = [tick(self.pfs, pipeline, cron, when) for cron in crons]
-        last = commits[-1] or self.pfs.inspect_commit(Commit(crons[-1].repo, "master"))
+        info = self.pps.run_cron(pipeline, now)
         self._settle()
-        return last
+        return info
 
     def _settle(self) -> None:
         if self.auto_run:
@@ -141,7 +130,7 @@ class PipelineVerbs:
 
     def preview_datums(self, spec: SpecLike) -> list[tuple[str, Datum]]:
         """The datums each pipeline in ``spec`` would make now: ``(datum id, datum)``."""
-        return [d for s in self.load_specs(spec) for d in preview_datums(self.pfs, s.spec)]
+        return [d for s in self.load_specs(spec) for d in self.pps.preview_datums(s.spec)]
 
     # -- provenance ------------------------------------------------------------------
     def provenance(self, ref: str | Commit) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ class Source:
     size: int | None = None  # of a local file, if the caller already knows it
 
 
-def _dest(path: str) -> tuple[str, ...]:
+def dest_parts(path: str) -> tuple[str, ...]:
     parts = tuple(split_path(path))
     if not parts:
         raise InvalidPath("cannot put a file at the root '/'; give a file name")
@@ -63,10 +63,10 @@ class FileOps:
         op = "append" if append else "put"
         # By destination, so each directory is rebuilt once, not once per interleaved run
         # of its files (stable: a path given twice keeps its order).
-        keyed = sorted(((_dest(s.path), i) for i, s in enumerate(sources)))
+        keyed = sorted(((dest_parts(s.path), i) for i, s in enumerate(sources)))
         dests = [d for d, _ in keyed]
         sources = [sources[i] for _, i in keyed]
-        sizes = [_check_source(s) for s in sources]
+        sizes = [check_source(s) for s in sources]
         plan = [Change(d, op, Entry(d[-1], FileKind.FILE, "", 0)) for d in dests]
 
         def produce(writer: BlobWriter, base: str | None) -> list[Change]:
@@ -106,7 +106,7 @@ class FileOps:
     def copy_file(self, src: File, dst: File, *, append: bool = False) -> CommitInfo:
         """Copy a file or a whole directory (by reference: no data is copied)."""
         entry = self._entry(src)
-        parts = _dest(dst.path)
+        parts = dest_parts(dst.path)
         if entry.is_dir and append:
             raise InvalidArgument("cannot append a directory; copy it without --append")
         change = Change(parts, "append" if append else "put", entry)
@@ -238,7 +238,7 @@ def _info(repo: str, commit_id: str, path: str, e: Entry) -> FileInfo:
     return FileInfo(repo, commit_id, normalize_path(path), e.kind, e.size, e.id)
 
 
-def _check_source(s: Source) -> int:
+def check_source(s: Source) -> int:
     given = sum(x is not None for x in (s.local, s.data, s.stream))
     if given != 1:
         raise InvalidArgument(f"source for {s.path} must be exactly one of file, bytes, stream")
@@ -257,7 +257,7 @@ def _check_source(s: Source) -> int:
 
 def store_sources(writer: BlobWriter, sources: Sequence[Source]) -> list[Content]:
     """Store the content of ``sources`` (not yet flushed), in order."""
-    return _store_all(writer, sources, [_check_source(s) for s in sources], None, 8)
+    return _store_all(writer, sources, [check_source(s) for s in sources], None, 8)
 
 
 def _store_one(writer: BlobWriter, s: Source, size: int) -> Content:
