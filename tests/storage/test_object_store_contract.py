@@ -1,7 +1,9 @@
 """One contract for every ``ObjectStore`` backend.
 
-To add a backend (S3 ...), add a factory to ``BACKENDS``; every test below then runs on it.
-A factory gets ``tmp_path`` and returns a fresh, empty store.
+To add a backend, add a factory to ``BACKENDS``; every test below then runs on it. A
+factory gets the test's ``request`` (to ask for fixtures such as ``s3_server``) and
+``tmp_path``, and returns a fresh, empty store. Backends that start a server are marked
+``slow`` in ``_MARKS``.
 """
 
 from __future__ import annotations
@@ -20,17 +22,26 @@ from loxo.storage.objects import (
     ObjectStore,
     open_object_store,
 )
+from loxo.storage.s3 import S3ObjectStore
 
-BACKENDS: dict[str, Callable[[Path], ObjectStore]] = {
-    "local": lambda tmp: LocalObjectStore(tmp / "objects"),
-    "local-fsync": lambda tmp: LocalObjectStore(tmp / "objects", fsync=True),
-    "memory": lambda tmp: MemoryObjectStore(),
+
+def _s3(request: pytest.FixtureRequest, tmp: Path) -> ObjectStore:
+    """A prefix of its own in the session's SeaweedFS bucket: empty, like the others."""
+    return open_object_store(request.getfixturevalue("s3_server").url("contract"))
+
+
+BACKENDS: dict[str, Callable[[pytest.FixtureRequest, Path], ObjectStore]] = {
+    "local": lambda request, tmp: LocalObjectStore(tmp / "objects"),
+    "local-fsync": lambda request, tmp: LocalObjectStore(tmp / "objects", fsync=True),
+    "memory": lambda request, tmp: MemoryObjectStore(),
+    "s3": _s3,
 }
+_MARKS = {"s3": [pytest.mark.slow]}
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=[pytest.param(name, marks=_MARKS.get(name, [])) for name in sorted(BACKENDS)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    return BACKENDS[request.param](tmp_path)
+    return BACKENDS[request.param](request, tmp_path)
 
 
 def test_put_then_get(store: ObjectStore) -> None:
@@ -228,5 +239,8 @@ def test_open_object_store_by_url(tmp_path: Path) -> None:
     assert isinstance(local, LocalObjectStore)
     assert isinstance(open_object_store(f"file://{tmp_path / 'b'}"), LocalObjectStore)
     assert isinstance(open_object_store("memory://"), MemoryObjectStore)
+    s3 = open_object_store("s3://bucket/some/prefix?endpoint=http://127.0.0.1:1")
+    assert isinstance(s3, S3ObjectStore)  # opening does no I/O: nothing listens there
+    assert s3.url == "s3://bucket/some/prefix?endpoint=http://127.0.0.1:1"
     with pytest.raises(InvalidArgument):
         open_object_store("gopher://host/bucket")

@@ -160,14 +160,22 @@ class MemoryObjectStore:
 
 
 def open_object_store(url: str) -> ObjectStore:
-    """An object store from a URL: a plain path or ``file://`` (local), ``memory://``."""
+    """An object store from a URL: a plain path or ``file://`` (local), ``memory://``, or
+    ``s3://bucket/prefix?endpoint=...`` (any S3-compatible store; see ``loxo.storage.s3``)."""
     if url.startswith("memory://"):
         return MemoryObjectStore()
     if url.startswith("file://"):
         return LocalObjectStore(url.removeprefix("file://"))
+    if url.startswith("s3://"):
+        # Imported here: s3 builds on this module (the protocol, the key check), and only
+        # S3 users pay for loading obstore.
+        from loxo.storage.s3 import S3ObjectStore
+
+        return S3ObjectStore.from_url(url)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise InvalidArgument(
-            f"object store scheme {scheme!r} is not supported here; use a directory path"
+            f"object store scheme {scheme!r} is not supported; use a directory path, "
+            "file://, memory:// or s3://bucket/prefix"
         )
     return LocalObjectStore(url)
