@@ -28,6 +28,13 @@ def fsck(
         raise typer.Exit(1)
 
 
-def version() -> None:
-    """Print the version of loxo."""
+def version(ctx: typer.Context) -> None:
+    """Print the version of loxo (and of the server, with --address)."""
+    state = ctx.find_root().obj
+    if isinstance(state, app.State) and state.address:
+        remote = app.client(ctx)
+        assert isinstance(remote, loxo.RemoteClient)
+        print_line(f"client: {loxo.__version__}")
+        print_line(f"server: {remote.server_version()}")
+        return
     print_line(loxo.__version__)

@@ -16,6 +16,7 @@ import typer
 
 import loxo
 from loxo.cli.progress import JobBars
+from loxo.errors import InvalidArgument
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class State:
 
     home: str
     sandbox: bool = True
+    address: str | None = None  # a server: every command goes there instead of ``home``
+    token: str | None = None
 
 
 def _group(help_text: str) -> typer.Typer:
@@ -73,8 +76,19 @@ VERBS: dict[str, typer.Typer] = {
 }
 
 
-def client(ctx: typer.Context, *, wait: bool = True) -> loxo.Client:
-    """The store chosen by the global options, closed when the command ends.
+def server_url(address: str) -> str:
+    """``host:port`` or a URL, as pachctl users write ``PACHD_ADDRESS``, as an http URL."""
+    if "://" not in address:
+        return f"http://{address}"
+    scheme = address.split("://", 1)[0]
+    if scheme not in ("http", "https"):
+        raise InvalidArgument(f"address {address!r}: loxo servers speak http or https, not {scheme}")
+    return address
+
+
+def client(ctx: typer.Context, *, wait: bool = True) -> loxo.ClientBase:
+    """The store chosen by the global options (a server with ``--address``), closed when
+    the command ends.
 
     Jobs that the command's writes trigger run before it returns, drawn as progress
     bars on a terminal; a job that does not succeed is one ``warning:`` line on stderr.
@@ -84,6 +98,9 @@ def client(ctx: typer.Context, *, wait: bool = True) -> loxo.Client:
     state = ctx.find_root().obj
     if not isinstance(state, State):  # a command invoked without the root group
         state = State(".loxo")
+    if state.address:
+        remote = loxo.RemoteClient(server_url(state.address), state.token, auto_run=wait)
+        return ctx.with_resource(remote)
     opened = ctx.with_resource(loxo.Client(state.home, auto_run=wait, sandbox=state.sandbox))
     if wait:
         opened.on_job = ctx.with_resource(JobBars(opened, quiet_sandbox=not state.sandbox)).started

@@ -107,7 +107,7 @@ def datum_fields(info: DatumInfo) -> list[tuple[str, str]]:
     ]
 
 
-def _input_rows(client: loxo.Client, info: DatumInfo) -> Iterable[list[str]]:
+def _input_rows(client: loxo.ClientBase, info: DatumInfo) -> Iterable[list[str]]:
     """One row per input file; a matched directory (glob ``/``) is every file below it."""
     for item in info.inputs:
         ref = f"{item['repo']}@{item['commit']}:{item['path']}"

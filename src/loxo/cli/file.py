@@ -85,7 +85,7 @@ def inspect_file(ctx: typer.Context, ref: FileRef, raw: Raw = False) -> None:
             print_line(f"  {item['repo']}@{item['commit']}:{item['path']} {item['hash']}")
 
 
-def _is_pipeline(client: loxo.Client, repo: str) -> bool:
+def _is_pipeline(client: loxo.ClientBase, repo: str) -> bool:
     try:
         client.inspect_pipeline(repo)
     except PipelineNotFound:

@@ -36,7 +36,7 @@ JobArg = Annotated[
 ]
 
 
-def job_ref(client: loxo.Client, text: str) -> str:
+def job_ref(client: loxo.ClientBase, text: str) -> str:
     """``pipeline@id`` for a job argument: as given, or found from a bare id."""
     if "@" in text:
         return text
@@ -157,7 +157,7 @@ def wait_job(
         raise typer.Exit(1)
 
 
-def _jobs_to_wait(client: loxo.Client, ref: str, pipeline: str | None) -> list[str]:
+def _jobs_to_wait(client: loxo.ClientBase, ref: str, pipeline: str | None) -> list[str]:
     """``pipeline@id`` of every job ``ref`` names (see ``wait_job``)."""
     if "@" not in ref:
         jobs = client.list_job(pipeline, ref)

@@ -52,7 +52,7 @@ def logs(
         time.sleep(POLL_SECONDS)
 
 
-def _finished(client: loxo.Client, pipeline: str, job: str | None) -> bool:
+def _finished(client: loxo.ClientBase, pipeline: str, job: str | None) -> bool:
     """Whether the job (or the pipeline's newest job) is done: nothing more will be logged."""
     jobs = client.list_job(pipeline)
     if job is not None:

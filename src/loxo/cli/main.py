@@ -13,7 +13,20 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from loxo.cli import admin, app, branch, commit, datum, file, job, logs, pipeline, repo, transfer
+from loxo.cli import (
+    admin,
+    app,
+    branch,
+    commit,
+    datum,
+    file,
+    job,
+    logs,
+    pipeline,
+    repo,
+    serve,
+    transfer,
+)
 from loxo.cli.legacy import translate
 from loxo.cli.output import warn
 from loxo.errors import LoxoError
@@ -79,9 +92,20 @@ def global_options(
             help="Run user code in a bubblewrap sandbox (LOXO_SANDBOX=0: without).",
         ),
     ] = True,
+    address: Annotated[
+        str | None,
+        typer.Option(
+            "--address", envvar=["LOXO_ADDRESS", "PACHD_ADDRESS", "ADDRESS"], metavar="URL",
+            help="A loxo server (http://host:port) to use instead of a local store.",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="LOXO_TOKEN", help="Auth token for the server."),
+    ] = None,
 ) -> None:
     """Version-controlled data, in Pachyderm's words."""
-    ctx.obj = app.State(home, sandbox)
+    ctx.obj = app.State(home, sandbox, address or None, token or None)
 
 
 for _verb, _group in app.VERBS.items():
@@ -89,6 +113,7 @@ for _verb, _group in app.VERBS.items():
 root.command("logs")(logs.logs)
 root.command("fsck")(admin.fsck)
 root.command("version")(admin.version)
+root.command("serve")(serve.serve)
 
 
 def main() -> None:

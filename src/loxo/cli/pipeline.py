@@ -26,7 +26,7 @@ ARROW = " ──▶ "
 _OPERATORS = {"cross": " ⨯ ", "union": " ∪ ", "join": " ⋈ ", "group": " ⊗ "}
 
 
-def _warn_specs(client: loxo.Client, spec: str) -> list[str]:
+def _warn_specs(client: loxo.ClientBase, spec: str) -> list[str]:
     """Print every spec warning as ``warning: <pipeline>: ...``; the pipeline names."""
     loaded = client.load_specs(spec)
     for item in loaded:

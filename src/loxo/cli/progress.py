@@ -33,7 +33,7 @@ from loxo.errors import LoxoError
 from loxo.model.jobs import JobState
 
 if TYPE_CHECKING:
-    from loxo.client import Client
+    from loxo.client import ClientBase
 
 Report = Callable[[int, int], None]
 
@@ -108,7 +108,9 @@ class JobBars:
     command's context close it) after the client's last call.
     """
 
-    def __init__(self, client: Client, console: Console | None = None, quiet_sandbox: bool = False) -> None:
+    def __init__(
+        self, client: ClientBase, console: Console | None = None, quiet_sandbox: bool = False
+    ) -> None:
         self.client = client
         self.console = console if console is not None else Console(stderr=True)
         self.quiet_sandbox = quiet_sandbox

@@ -74,7 +74,7 @@ def put_file(
         )
 
 
-def _put_stdin(client: loxo.Client, target: loxo.File, append: bool, message: str) -> None:
+def _put_stdin(client: loxo.ClientBase, target: loxo.File, append: bool, message: str) -> None:
     if target.path == "/":
         raise typer.BadParameter(
             "reading stdin needs a destination path: repo@branch:/path (or give -f FILE)",
