@@ -25,6 +25,7 @@
     ├── SourceError                 code "source_error", 400
     ├── DatabaseError               code "database_error", 503
     ├── ServerUnavailable           code "unavailable", 503
+    ├── StorageUnavailable          code "storage_unavailable", 503
     └── Corrupt                     code "corrupt", 500
         └── ObjectMissing           code "object_missing", 500
 
@@ -179,6 +180,13 @@ class ServerUnavailable(LoxoError):
     """The loxo server cannot be reached, or answered with something that is not loxo's."""
 
     code = "unavailable"
+    status = 503
+
+
+class StorageUnavailable(LoxoError):
+    """The object store cannot be reached or refuses loxo's credentials."""
+
+    code = "storage_unavailable"
     status = 503
 
 

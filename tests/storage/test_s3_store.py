@@ -18,7 +18,7 @@ from obstore.store import S3Store
 from tests.support.seaweed import S3Server
 
 import loxo
-from loxo.errors import InvalidArgument, LoxoError, ObjectMissing
+from loxo.errors import InvalidArgument, ObjectMissing, StorageUnavailable
 from loxo.storage.objects import open_object_store
 from loxo.storage.s3 import S3Location, S3ObjectStore, parse_s3_url
 
@@ -156,7 +156,7 @@ def test_unreachable_endpoint_fails_fast_with_one_clear_error(monkeypatch: pytes
     }
     for name, call in calls.items():
         began = time.monotonic()
-        with pytest.raises(LoxoError) as caught:
+        with pytest.raises(StorageUnavailable) as caught:
             call()
         assert time.monotonic() - began < 10, f"{name} took too long to give up"
         assert not isinstance(caught.value, ObjectMissing), name  # not reachable is not "missing"
@@ -169,7 +169,7 @@ def test_unreachable_endpoint_fails_fast_with_one_clear_error(monkeypatch: pytes
 def test_wrong_credentials_say_so(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     store = open_object_store(s3_server.url())
-    with pytest.raises(LoxoError, match="check the credentials") as caught:
+    with pytest.raises(StorageUnavailable, match="check the credentials") as caught:
         store.put("k", b"x")
     assert not isinstance(caught.value, ObjectMissing)
 
@@ -178,7 +178,7 @@ def test_wrong_credentials_say_so(s3_server: S3Server, monkeypatch: pytest.Monke
 @pytest.mark.timeout(120)
 def test_missing_bucket_is_not_a_missing_object(s3_server: S3Server) -> None:
     store = open_object_store(f"s3://no-such-bucket/p?endpoint={s3_server.endpoint}")
-    with pytest.raises(LoxoError, match="bucket 'no-such-bucket' does not exist") as caught:
+    with pytest.raises(StorageUnavailable, match="bucket 'no-such-bucket' does not exist") as caught:
         store.put("k", b"x")
     assert not isinstance(caught.value, ObjectMissing)
 

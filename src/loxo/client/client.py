@@ -351,6 +351,7 @@ class Client(ClientBase):
         if db is None and storage is None:
             pfs = Pfs.open_embedded(self.home)
         else:  # a server's backends: e.g. postgresql://... and s3://bucket/prefix
+            self.home.mkdir(parents=True, exist_ok=True)  # the default database may live here
             embedded = StoreLocation.embedded(self.home)
             pfs = Pfs.open(StoreLocation(db or embedded.db_url, storage or embedded.objects_url))
         pps = Pps(pfs, use_sandbox=sandbox, scratch=Path(scratch) if scratch is not None else None)

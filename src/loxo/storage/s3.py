@@ -33,7 +33,7 @@ import obstore
 from obstore.exceptions import BaseError, PermissionDeniedError, UnauthenticatedError
 from obstore.store import S3Store
 
-from loxo.errors import InvalidArgument, LoxoError, ObjectMissing
+from loxo.errors import InvalidArgument, ObjectMissing, StorageUnavailable
 from loxo.storage.objects import _check_key
 
 if TYPE_CHECKING:
@@ -274,7 +274,7 @@ class S3ObjectStore:
         except FileNotFoundError:
             if missing == "object":
                 raise self._missing(key) from None
-            raise LoxoError(
+            raise StorageUnavailable(
                 f"S3 {action} of {key} in {self.url} failed: bucket {self.location.bucket!r} "
                 "does not exist; check the bucket name and the endpoint"
             ) from None
@@ -284,13 +284,14 @@ class S3ObjectStore:
     def _missing(self, key: str) -> ObjectMissing:
         return ObjectMissing(f"object {key} is missing from {self.url}")
 
-    def _failure(self, action: str, key: str, exc: Exception) -> LoxoError:
+    def _failure(self, action: str, key: str, exc: Exception) -> StorageUnavailable:
         if isinstance(exc, PermissionDeniedError | UnauthenticatedError):
             hint = "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) and the bucket's policy"
         else:
             hint = ("check the endpoint (?endpoint= or AWS_ENDPOINT_URL; plain http needs "
                     "allow_http=true), that the server is up, and the credentials")
-        return LoxoError(f"S3 {action} of {key} in {self.url} failed: {_first_line(exc)}; {hint}")
+        return StorageUnavailable(
+            f"S3 {action} of {key} in {self.url} failed: {_first_line(exc)}; {hint}")
 
 
 def _first_line(exc: Exception) -> str:
