@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import or_, select, update
 
 from loxo.meta import schema
-from loxo.meta.db import utcnow
+from loxo.meta.db import as_utc, utcnow
 from loxo.model.jobs import JobState
 from loxo.pfs import Pfs
 
@@ -32,35 +33,52 @@ def me() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def stale_before() -> object:
+def stale_before() -> datetime:
     return utcnow() - timedelta(seconds=LEASE)
 
 
+def died_here(owner: str | None) -> bool:
+    """Whether ``owner`` was a process on this machine that no longer runs: its lease
+    need not be waited out (a server restarted after a crash resumes at once)."""
+    host, _, pid = (owner or "").rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def _expired() -> Any:
+    return or_(J.c.heartbeat_at.is_(None), J.c.heartbeat_at < stale_before())
+
+
 def claim(pfs: Pfs, job_pk: int) -> bool:
-    """Take the job if it is waiting, or running under an expired lease."""
+    """Take the job if it is waiting, or running under an expired lease or for a process
+    of this machine that died."""
     now = utcnow()
     with pfs.store.db.write() as conn:
+        owner = conn.execute(select(J.c.owner).where(J.c.pk == job_pk)).scalar()
+        running = J.c.state == JobState.RUNNING.value
+        lapsed = or_(_expired(), J.c.owner == owner) if died_here(owner) else _expired()
         result = conn.execute(
-            update(J).where(
-                J.c.pk == job_pk,
-                or_(
-                    J.c.state.in_(_CLAIMABLE),
-                    (J.c.state == JobState.RUNNING.value)
-                    & or_(J.c.heartbeat_at.is_(None), J.c.heartbeat_at < stale_before()),
-                ),
-            ).values(owner=me(), heartbeat_at=now)
+            update(J).where(J.c.pk == job_pk, or_(J.c.state.in_(_CLAIMABLE), running & lapsed))
+            .values(owner=me(), heartbeat_at=now)
         )
         return bool(result.rowcount)
 
 
 def abandoned(pfs: Pfs) -> list[int]:
-    """Jobs running under an expired lease (their runner died)."""
+    """Jobs running under an expired lease, or for a dead process of this machine."""
     with pfs.store.db.read() as conn:
-        rows = conn.execute(select(J.c.pk).where(
-            J.c.state == JobState.RUNNING.value,
-            or_(J.c.heartbeat_at.is_(None), J.c.heartbeat_at < stale_before()),
-        ).order_by(J.c.pk))
-        return [r.pk for r in rows]
+        rows = conn.execute(select(J.c.pk, J.c.owner, J.c.heartbeat_at).where(
+            J.c.state == JobState.RUNNING.value).order_by(J.c.pk)).all()
+    stale = stale_before()
+    return [r.pk for r in rows
+            if r.heartbeat_at is None or as_utc(r.heartbeat_at) < stale or died_here(r.owner)]
 
 
 class Heartbeat:
