@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.inprocess import serve_in_process
 
 import loxo
+from tests.support.inprocess import serve_in_process
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.server import start_server
 
 Ok = Callable[..., str]
 Proc = Callable[..., subprocess.CompletedProcess[bytes]]
@@ -49,7 +51,21 @@ def latest(rows: list[dict[str, str]], pipeline: str) -> dict[str, str]:
     return next(r for r in rows if r["pipeline"] == pipeline)
 
 
-def test_workshop_pipelines(ok: Ok, at_root: Path, tmp_path: Path) -> None:
+@pytest.fixture(params=["embedded", "server"])
+def via(request: pytest.FixtureRequest, ok: Ok, at_root: Path, home: Path) -> Iterator[Ok]:
+    """The CLI on the store itself, or on a real ``loxo serve`` of it (``--address``)."""
+    if request.param == "embedded":
+        yield ok
+        return
+    server = start_server(home)  # started at the repository root, as the specs need
+    try:
+        yield lambda *args, **kw: ok("--address", server.url, *args, **kw)
+    finally:
+        server.stop()
+
+
+def test_workshop_pipelines(via: Ok, tmp_path: Path) -> None:
+    ok = via
     sh(ok, "pachctl create-repo training")
     sh(ok, "pachctl create-repo attributes")
     sh(ok, "pachctl put-file training master iris.csv -f examples/iris/data/iris.csv")

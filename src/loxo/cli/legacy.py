@@ -90,7 +90,7 @@ TABLE: dict[str, Legacy] = {
 RENAMED: dict[str, str] = {"get-logs": "logs"}
 """1.x commands that are one word in 2.x too, with the same arguments: only renamed."""
 
-_GLOBAL_WITH_VALUE = frozenset({"--home"})  # global flags (--no-sandbox) take no value
+_GLOBAL_WITH_VALUE = frozenset({"--home", "--address", "--token"})  # flags like --no-sandbox take none
 
 
 def translate(args: Sequence[str]) -> list[str]:
