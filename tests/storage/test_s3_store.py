@@ -15,12 +15,12 @@ from pathlib import Path
 import obstore
 import pytest
 from obstore.store import S3Store
-from tests.support.seaweed import S3Server
 
 import loxo
 from loxo.errors import InvalidArgument, ObjectMissing, StorageUnavailable
 from loxo.storage.objects import open_object_store
 from loxo.storage.s3 import S3Location, S3ObjectStore, parse_s3_url
+from tests.support.seaweed import S3Server
 
 MiB = 1 << 20
 
