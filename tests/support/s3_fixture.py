@@ -1,4 +1,4 @@
-"""A real S3 server (SeaweedFS) for the storage tests, started once per session on first use."""
+"""A real S3 server (SeaweedFS) for the tests, started once per session on first use."""
 
 from __future__ import annotations
 
