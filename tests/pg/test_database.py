@@ -9,10 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, select, update
-from tests.support.postgres import PgServer
 
 import loxo
 from loxo.errors import DatabaseError
@@ -20,6 +20,7 @@ from loxo.meta import schema
 from loxo.meta.blob_index import SqlBlobIndex
 from loxo.meta.db import HEAD_REVISION, Database, bulk_insert, utcnow
 from loxo.storage.blobs import Part
+from tests.support.postgres import PgServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 R = schema.repos
@@ -51,10 +52,10 @@ def test_every_spelling_of_a_postgres_url_opens_with_psycopg(pg_url: str, scheme
         db.close()
 
 
-def test_an_unreachable_server_is_one_database_error_line_without_the_password() -> None:
+def test_an_unreachable_server_is_one_database_error_line_without_the_password(tmp_path: Path) -> None:
     url = "postgresql://loxo:s3cret-pw@127.0.0.1:9/meta"  # port 9 (discard): nobody listens
     with pytest.raises(DatabaseError) as caught:
-        loxo.Client("/nonexistent-never-created", db=url)
+        loxo.Client(tmp_path / "store", db=url)
     message = caught.value.message
     assert "\n" not in message and "s3cret-pw" not in message
     assert message.startswith("metadata database postgresql+psycopg://loxo:***@127.0.0.1:9/meta: ")
