@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from loxo.errors import PathConflict
@@ -37,7 +38,7 @@ from loxo.pps.egress import egress
 from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput, PfsInput, UnionInput
 from loxo.pps.leases import Heartbeat, claim
 from loxo.pps.spec import PipelineSpec, spec_from_dict
-from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, Transform
+from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, TaskResources, Transform
 
 J, D = schema.jobs, schema.datums
 Progress = Callable[[int, int], None]
@@ -241,10 +242,10 @@ def _task(d: Datum, did: str, job: _Job, empty: set[str]) -> DatumTask:
 
 
 def _inputs_json(d: Datum) -> str:
-    return json.dumps([
+    return orjson.dumps([
         {"name": i.name, "repo": i.repo, "commit": i.commit, "path": i.path, "id": i.id}
         for i in d.inputs
-    ])
+    ]).decode()
 
 
 def _insert(pfs: Pfs, rows: list[dict[str, Any]]) -> None:
@@ -278,6 +279,17 @@ def _transform(spec: PipelineSpec) -> Transform:
     )
 
 
+def _resources(spec: PipelineSpec) -> TaskResources:
+    """What each datum set asks of a node: the requests, a limit where none is given."""
+    req, lim = spec.resource_requests, spec.resource_limits
+    return TaskResources(
+        cpu=req.cpu if req.cpu is not None else lim.cpu,
+        memory=req.memory if req.memory is not None else lim.memory,
+        gpu=req.gpu or lim.gpu,
+        gpu_type=req.gpu_type or lim.gpu_type,
+    )
+
+
 def _process(
     pfs: Pfs, executor: Any, job: _Job, todo: list[DatumTask], total: int, done: int,
     started: float, progress: Progress | None,
@@ -289,9 +301,9 @@ def _process(
     assert location is not None
     workers = max(1, job.spec.parallelism)
     size = max(1, math.ceil(len(todo) / (workers * _SETS_PER_WORKER)))
-    transform = _transform(job.spec)
+    transform, resources = _transform(job.spec), _resources(job.spec)
     sets = [
-        DatumSet(location, job.id, job.pipeline, transform, tuple(todo[i : i + size]))
+        DatumSet(location, job.id, job.pipeline, transform, tuple(todo[i : i + size]), resources)
         for i in range(0, len(todo), size)
     ]
     failures: list[DatumResult] = []
