@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import loxo
-from loxo.server import errors, routes_pfs, routes_pps
+from loxo.server import errors, health, metrics, routes_pfs, routes_pps
 from loxo.server.config import ServerConfig
 from loxo.server.state import ServerState
 
@@ -32,6 +32,8 @@ def create_app(config: ServerConfig, *, run_controller: bool = True) -> FastAPI:
     app = FastAPI(title="loxo", version=loxo.__version__, lifespan=lifespan,
                   description="Version-controlled data and reproducible pipelines.")
     errors.install(app)
+    health.install(app)
+    metrics.install(app)  # counts and logs every request, and serves /metrics
     app.include_router(routes_pfs.router)
     app.include_router(routes_pps.router)
     return app

@@ -8,6 +8,7 @@ one stopped. ``wait_idle`` lets a caller wait until everything its write trigger
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -19,12 +20,17 @@ from loxo.meta.db import utcnow
 from loxo.model.jobs import JobState
 
 RunPending = Callable[[datetime], list[tuple[str, str, JobState]]]
+JobFinished = Callable[[str, str, JobState], None]
+"""Told (pipeline, job id, state) after a job finished and was logged."""
 log = structlog.get_logger("loxo.controller")
 
 
 class Controller:
-    def __init__(self, run_pending: RunPending, interval: float = 1.0) -> None:
+    def __init__(
+        self, run_pending: RunPending, interval: float = 1.0, on_finish: JobFinished | None = None
+    ) -> None:
         self._run_pending = run_pending
+        self._on_finish = on_finish
         self._interval = interval
         self._cond = threading.Condition()
         self._requested = 0  # pokes so far
@@ -65,6 +71,11 @@ class Controller:
         with self._cond:
             return [run for n, run in self._finished if n > mark]
 
+    def job_started(self, pipeline: str, job: str) -> None:
+        """The ``on_job`` hook of the client that runs jobs: log the start (no progress
+        callback; progress is in the job's row)."""
+        log.info("job started", pipeline=pipeline, job=job)
+
     def _loop(self) -> None:
         while True:
             with self._cond:
@@ -89,4 +100,14 @@ class Controller:
                 self._count += 1
                 self._finished.append((self._count, run))
         for pipeline, job, state in runs:
-            log.info("job finished", pipeline=pipeline, job=job, state=state.value)
+            level = logging.INFO if state is JobState.SUCCESS else logging.WARNING
+            log.log(level, "job finished", pipeline=pipeline, job=job, state=state.value)
+            self._told(pipeline, job, state)
+
+    def _told(self, pipeline: str, job: str, state: JobState) -> None:
+        if self._on_finish is None:
+            return
+        try:
+            self._on_finish(pipeline, job, state)
+        except Exception:  # a hook that fails (e.g. the database went away) only loses lines
+            log.exception("job finished hook failed", pipeline=pipeline, job=job)

@@ -12,6 +12,7 @@ from loxo.client import Client
 from loxo.pps.cron import tick_crons
 from loxo.server.config import ServerConfig
 from loxo.server.controller import Controller
+from loxo.server.logs import log_failed_datums
 
 
 @dataclass
@@ -24,7 +25,12 @@ class ServerState:
     def open(cls, config: ServerConfig) -> ServerState:
         client = Client(config.home, auto_run=False, sandbox=config.sandbox, scratch=config.scratch,
                         db=config.db, storage=config.storage)
-        controller = Controller(lambda now: client.run_pending(now), config.cron_interval)
+        controller = Controller(
+            lambda now: client.run_pending(now), config.cron_interval,
+            on_finish=lambda pipeline, job, state: log_failed_datums(
+                client.pfs.store.db, pipeline, job, state),
+        )
+        client.on_job = controller.job_started  # "job started" lines
         return cls(config, client, controller)
 
     def changed(self) -> None:
