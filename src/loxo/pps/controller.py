@@ -58,6 +58,9 @@ def topo_order(pipelines: dict[str, list[str]]) -> list[str]:
 def reconcile(pfs: Pfs) -> list[int]:
     """Create the jobs that current heads call for; returns their keys, in run order."""
     created: list[int] = []
+    with pfs.store.db.read() as conn:  # most writes to a store with no pipeline: no writer lock
+        if conn.execute(select(P.c.id).where(P.c.state == PipelineState.RUNNING.value)).first() is None:
+            return created
     with pfs.store.db.write() as conn:
         rows = {r.name: r for r in conn.execute(select(P))}
         graph = {n: json.loads(r.input_repos) for n, r in rows.items()}
