@@ -330,7 +330,8 @@ class Client(ClientBase):
     files live while they run (default: RAM, see ``loxo.pps.api.default_scratch``).
     ``db`` (an SQLAlchemy URL such as ``postgresql+psycopg://...``) and ``storage`` (an
     object-store URL such as ``s3://bucket/prefix``) put the metadata or the objects
-    elsewhere than ``home``.
+    elsewhere than ``home``. ``executor`` runs the datums: ``local`` (default), ``ray``,
+    ``dask``, ``ray://host:port`` or ``dask://host:port`` (``loxo.executors.choose``).
     """
 
     pfs: Pfs
@@ -346,6 +347,7 @@ class Client(ClientBase):
         scratch: str | os.PathLike[str] | None = None,
         db: str | None = None,
         storage: str | None = None,
+        executor: str | None = None,
     ) -> None:
         self.home = Path(home if home is not None else DEFAULT_HOME)
         if db is None and storage is None:
@@ -354,7 +356,12 @@ class Client(ClientBase):
             self.home.mkdir(parents=True, exist_ok=True)  # the default database may live here
             embedded = StoreLocation.embedded(self.home)
             pfs = Pfs.open(StoreLocation(db or embedded.db_url, storage or embedded.objects_url))
-        pps = Pps(pfs, use_sandbox=sandbox, scratch=Path(scratch) if scratch is not None else None)
+        try:
+            pps = Pps(pfs, executor, use_sandbox=sandbox,
+                      scratch=Path(scratch) if scratch is not None else None)
+        except BaseException:
+            pfs.close()
+            raise
         super().__init__(pfs, pps, auto_run=auto_run, on_job=on_job)
 
 

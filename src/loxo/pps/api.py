@@ -9,7 +9,8 @@ from datetime import datetime
 from pathlib import Path
 
 from loxo.errors import InvalidArgument
-from loxo.executors.local import Executor, LocalExecutor
+from loxo.executors.choose import open_executor
+from loxo.executors.local import Executor
 from loxo.meta.db import utcnow
 from loxo.model.jobs import JobState
 from loxo.model.refs import Commit, CommitInfo
@@ -38,15 +39,18 @@ def default_scratch(location: StoreLocation) -> Path:
 
 class Pps(PipelineOps, JobOps):
     def __init__(
-        self, pfs: Pfs, executor: Executor | None = None, use_sandbox: bool = True,
+        self, pfs: Pfs, executor: Executor | str | None = None, use_sandbox: bool = True,
         scratch: Path | None = None,
     ) -> None:
+        """``executor``: an ``Executor``, or its name (``local``, ``ray``, ``dask``,
+        ``ray://host:port``, ``dask://host:port``: see ``loxo.executors.choose``)."""
         self.pfs = pfs
-        if executor is None:
+        if executor is None or isinstance(executor, str):
             location = pfs.store.location
             if location is None:
-                raise ValueError("the local executor needs a store with a location")
-            executor = LocalExecutor(location, scratch or default_scratch(location), use_sandbox)
+                raise ValueError("an executor needs a store with a location")
+            executor = open_executor(executor or "local", location, scratch or default_scratch(location),
+                                     use_sandbox)
         self.executor = executor
 
     def close(self) -> None:

@@ -49,12 +49,34 @@ class DatumTask:
 
 
 @dataclass(frozen=True)
+class TaskResources:
+    """What one datum set asks of the node that runs it: the spec's ``resource_requests``
+    (a limit stands in for a missing request). CPUs, bytes of memory, GPUs and their type;
+    engines turn these into their own requests (the local executor ignores them)."""
+
+    cpu: float | None = None
+    memory: int | None = None
+    gpu: int = 0
+    gpu_type: str | None = None
+
+    def describe(self) -> str:
+        """``cpu=2, memory=1.5 GiB, gpu=1 (A100)``, or ``nothing`` for no request."""
+        parts = [] if self.cpu is None else [f"cpu={self.cpu:g}"]
+        if self.memory is not None:
+            parts.append(f"memory={self.memory / 2**30:.1f} GiB")
+        if self.gpu:
+            parts.append(f"gpu={self.gpu}" + (f" ({self.gpu_type})" if self.gpu_type else ""))
+        return ", ".join(parts) or "nothing"
+
+
+@dataclass(frozen=True)
 class DatumSet:
     location: StoreLocation
     job_id: str
     pipeline: str
     transform: Transform
     datums: tuple[DatumTask, ...]
+    resources: TaskResources = TaskResources()
 
 
 @dataclass(frozen=True)
