@@ -27,6 +27,7 @@ class State:
     sandbox: bool = True
     address: str | None = None  # a server: every command goes there instead of ``home``
     token: str | None = None
+    executor: str | None = None  # what runs datums of a local store: local, ray, dask ...
 
 
 def _group(help_text: str) -> typer.Typer:
@@ -101,7 +102,8 @@ def client(ctx: typer.Context, *, wait: bool = True) -> loxo.ClientBase:
     if state.address:
         remote = loxo.RemoteClient(server_url(state.address), state.token, auto_run=wait)
         return ctx.with_resource(remote)
-    opened = ctx.with_resource(loxo.Client(state.home, auto_run=wait, sandbox=state.sandbox))
+    opened = ctx.with_resource(
+        loxo.Client(state.home, auto_run=wait, sandbox=state.sandbox, executor=state.executor))
     if wait:
         opened.on_job = ctx.with_resource(JobBars(opened, quiet_sandbox=not state.sandbox)).started
     return opened

@@ -103,9 +103,19 @@ def global_options(
         str | None,
         typer.Option("--token", envvar="LOXO_TOKEN", help="Auth token for the server."),
     ] = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor", envvar="LOXO_EXECUTOR", metavar="NAME",
+            help="What runs datums: local (default), ray, dask (a cluster of this machine's "
+            "cores), ray://host:port, dask://host:port or tcp://host:port (join a cluster).",
+        ),
+    ] = None,
 ) -> None:
     """Version-controlled data, in Pachyderm's words."""
-    ctx.obj = app.State(home, sandbox, address or None, token or None)
+    ctx.obj = app.State(
+        home, sandbox, address or None, executor=executor or None,
+        token=token or None)
 
 
 for _verb, _group in app.VERBS.items():

@@ -33,6 +33,12 @@ def serve(
     json_logs: Annotated[
         bool, typer.Option("--json-logs/--plain-logs", help="Log lines as JSON (default) or text."),
     ] = True,
+    executor: Annotated[
+        str | None,
+        typer.Option(envvar="LOXO_EXECUTOR", metavar="NAME",
+                     help="What runs datums: local (default), ray, dask, ray://host:port, "
+                     "dask://host:port (as the global --executor)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and run pipelines' jobs (Ctrl-C stops it)."""
     import uvicorn
@@ -44,9 +50,12 @@ def serve(
     state = ctx.find_root().obj
     home = Path(state.home if isinstance(state, State) else ".loxo")
     sandbox = state.sandbox if isinstance(state, State) else True
+    executor = executor or (state.executor if isinstance(state, State) else None)
     configure_logging(json_logs)
-    config = ServerConfig(home=home, db=db, storage=storage, sandbox=sandbox, json_logs=json_logs)
+    config = ServerConfig(home=home, db=db, storage=storage, sandbox=sandbox, json_logs=json_logs,
+                          executor=executor)
     app = create_app(config)
-    warn(f"loxo serving {db or home} on http://{host}:{port}")
+    on = f", datums on {executor}" if executor else ""
+    warn(f"loxo serving {db or home} on http://{host}:{port}{on}")
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False,
                 timeout_graceful_shutdown=5)

@@ -24,7 +24,7 @@ class ServerState:
     @classmethod
     def open(cls, config: ServerConfig) -> ServerState:
         client = Client(config.home, auto_run=False, sandbox=config.sandbox, scratch=config.scratch,
-                        db=config.db, storage=config.storage)
+                        db=config.db, storage=config.storage, executor=config.executor)
         controller = Controller(
             lambda now: client.run_pending(now), config.cron_interval,
             on_finish=lambda pipeline, job, state: log_failed_datums(
