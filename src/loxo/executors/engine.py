@@ -143,7 +143,7 @@ class EngineExecutor(Generic[H]):
 
     def _loop(self, todo: list[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         todo.reverse()  # pop() from the end: first set first
-        flight: dict[int, tuple[H, DatumSet]] = {}
+        flight: dict[H, DatumSet] = {}  # handles are hashable, equal by task (not identity)
         last_beat = time.monotonic()
         finished = False
         try:
@@ -151,22 +151,22 @@ class EngineExecutor(Generic[H]):
                 while todo and len(flight) < parallelism:
                     work = todo.pop()
                     handle = self._guarded(partial(self.engine.submit, work))
-                    flight[id(handle)] = (handle, work)
-                done = self._guarded(lambda: self.engine.wait([h for h, _ in flight.values()], 1.0))
+                    flight[handle] = work
+                done = self._guarded(lambda: self.engine.wait(list(flight), 1.0))
                 for handle in done:
-                    _, work = flight.pop(id(handle))
+                    work = flight.pop(handle)
                     yield self._results(handle, work)
                     last_beat = time.monotonic()
                 if not done and time.monotonic() - last_beat > self.heartbeat:
                     self._probe()
-                    for need in {w.resources for _, w in flight.values()}:
+                    for need in {w.resources for w in flight.values()}:
                         self._guarded(partial(self.engine.check, need))
                     last_beat = time.monotonic()
             finished = True
         finally:
             if not finished and flight:  # stopped early (job timeout, kill, engine gone)
                 with contextlib.suppress(Exception):  # the engine may be gone: nothing to stop
-                    self.engine.cancel([h for h, _ in flight.values()])
+                    self.engine.cancel(list(flight))
 
     def _results(self, handle: H, work: DatumSet) -> list[DatumResult]:
         try:
