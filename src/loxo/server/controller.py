@@ -47,7 +47,8 @@ class Controller:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # never started: nothing to wait for
+            self._thread.join(timeout)
 
     def poke(self) -> int:
         """Ask for a pass soon; returns a ticket for ``wait_idle``."""
