@@ -19,6 +19,7 @@ from loxo.cli import (
     branch,
     commit,
     datum,
+    deploy,
     file,
     job,
     logs,
@@ -124,6 +125,7 @@ root.command("logs")(logs.logs)
 root.command("fsck")(admin.fsck)
 root.command("version")(admin.version)
 root.command("serve")(serve.serve)
+root.command("deploy")(deploy.deploy)
 
 
 def main() -> None:
