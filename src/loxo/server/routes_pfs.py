@@ -8,7 +8,8 @@ normalise ``..`` in URL paths; the core must see it to refuse it).
 
 from __future__ import annotations
 
-from typing import Annotated
+import tarfile
+from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from loxo.client.tarstream import read_tar, write_tar
-from loxo.errors import CommitOpen
+from loxo.errors import CommitOpen, InvalidArgument
 from loxo.model.address import parse_commit, parse_file
 from loxo.model.refs import (
     Branch,
@@ -40,12 +41,18 @@ from loxo.server.streams import body_file
 router = APIRouter(prefix="/v1", responses=ERROR_SCHEMA)
 S = Annotated[ServerState, Depends(server_state)]
 Path_ = Annotated[str, Query(description="a path inside the commit, e.g. /dir/file.csv")]
-Count = Annotated[int, Query(ge=0)]
+Count = Annotated[int, Query(ge=0, le=2**63 - 1)]  # what the metadata DB holds
 Seconds = Annotated[float, Query(ge=0)]
 WAIT_CAP = 20.0  # seconds a wait request is held; clients ask again for longer waits
 READ, WRITE, OWN, ADMIN = (need(Role.READER), need(Role.WRITER), need(Role.OWNER),
                            need(Role.ADMIN, None))
 ANYONE = need(Role.READER, None)
+
+
+def raw_body(media_type: str) -> dict[str, Any]:
+    """The document's word for a body read as a byte stream, not parsed."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {"requestBody": {"content": {media_type: binary}}}
 
 
 def commit_ref(repo: str, commit: str) -> Commit:
@@ -204,7 +211,7 @@ def squash_commit_set(commit_id: str, s: S) -> None:
 
 # -- files ---------------------------------------------------------------------------
 @router.put("/repos/{repo}/commits/{commit}/content", dependencies=[WRITE], tags=["files"],
-            openapi_extra={"requestBody": {"content": {"application/octet-stream": {}}}})
+            openapi_extra=raw_body("application/octet-stream"))
 async def put_file(request: Request, repo: str, commit: str, path: Path_, s: S,
                    append: bool = False, description: str = "") -> CommitInfo:
     """One file, streamed from the request body: any size, flat memory."""
@@ -221,7 +228,7 @@ async def put_file(request: Request, repo: str, commit: str, path: Path_, s: S,
 
 
 @router.post("/repos/{repo}/commits/{commit}/tar", dependencies=[WRITE], tags=["files"],
-             openapi_extra={"requestBody": {"content": {"application/x-tar": {}}}})
+             openapi_extra=raw_body("application/x-tar"))
 async def put_tar(request: Request, repo: str, commit: str, s: S, append: bool = False,
                   description: str = "") -> CommitInfo:
     """Many files in one commit: the body is a tar stream, members named by path."""
@@ -229,8 +236,12 @@ async def put_tar(request: Request, repo: str, commit: str, s: S, append: bool =
     body = body_file(request)
 
     def put() -> CommitInfo:
-        with spooled_sources(read_tar(body)) as sources, gc_paused():
-            return s.client.pfs.put_files(ref, sources, append=append, description=description)
+        try:
+            with spooled_sources(read_tar(body)) as sources, gc_paused():
+                return s.client.pfs.put_files(ref, sources, append=append,
+                                              description=description)
+        except tarfile.TarError as exc:
+            raise InvalidArgument(f"the body is not a tar stream: {exc}") from None
 
     info = await anyio.to_thread.run_sync(put)
     s.changed()

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, Field
 
 import loxo
 from loxo.model.address import parse_file
@@ -93,8 +93,17 @@ def start_pipeline(pipeline: str, s: S) -> PipelineInfo:
     return info
 
 
+def _iso_text(value: object) -> object:
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("a time is an ISO 8601 string, e.g. 2024-05-01T12:00:00Z")
+    return value
+
+
+When = Annotated[datetime | None, BeforeValidator(_iso_text)]  # not pydantic's lax epoch numbers
+
+
 class CronRun(BaseModel):
-    now: datetime | None = None
+    now: When = None
 
 
 @router.post("/pipelines/{pipeline}/cron", dependencies=[WRITE], tags=["pipelines"])
@@ -111,8 +120,8 @@ def preview_datums(request: Request, body: SpecBody, s: S) -> list[tuple[str, Da
 
 # -- running -------------------------------------------------------------------------
 class Settle(BaseModel):
-    now: datetime | None = None  # also commit the cron ticks due by then
-    timeout: float = WAIT_CAP
+    now: When = None  # also commit the cron ticks due by then
+    timeout: Annotated[float, Field(strict=True)] = WAIT_CAP  # a number, not true/"5"
 
 
 class Settled(BaseModel):
