@@ -16,6 +16,8 @@
     │   ├── PipelineNotFound        code "pipeline_not_found", 404
     │   ├── JobNotFound             code "job_not_found", 404
     │   └── DatumNotFound           code "datum_not_found", 404
+    ├── Unauthenticated             code "unauthenticated", 401
+    ├── PermissionDenied            code "permission_denied", 403
     ├── AlreadyExists               code "already_exists", 409
     ├── Conflict                    code "conflict", 409
     │   ├── CommitFinished          code "commit_finished", 409
@@ -122,6 +124,21 @@ class JobNotFound(NotFound):
 
 class DatumNotFound(NotFound):
     code = "datum_not_found"
+
+
+class Unauthenticated(LoxoError):
+    """Auth is active and the request carries no token, or one the server does not know
+    (revoked or expired)."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class PermissionDenied(LoxoError):
+    """The caller is known but lacks the role the request needs."""
+
+    code = "permission_denied"
+    status = 403
 
 
 class AlreadyExists(LoxoError):

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 from loxo.cli import (
     admin,
     app,
+    auth,
     branch,
     commit,
     datum,
@@ -116,7 +117,7 @@ def global_options(
     """Version-controlled data, in Pachyderm's words."""
     ctx.obj = app.State(
         home, sandbox, address or None, executor=executor or None,
-        token=token or None)
+        token=token or auth.saved_login(address))
 
 
 for _verb, _group in app.VERBS.items():
@@ -126,6 +127,7 @@ root.command("fsck")(admin.fsck)
 root.command("version")(admin.version)
 root.command("serve")(serve.serve)
 root.command("deploy")(deploy.deploy)
+root.add_typer(auth.group, name="auth")
 
 
 def main() -> None:

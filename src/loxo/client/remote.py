@@ -6,12 +6,14 @@ import httpx2 as httpx
 
 from loxo.client.client import ClientBase
 from loxo.client.http import Http
+from loxo.client.remote_auth import RemoteAuth
 from loxo.client.remote_pfs import RemotePfs
 from loxo.client.remote_pps import RemotePps
 
 
-class RemoteClient(ClientBase):
-    """The server at ``address`` (``http://host:port``), with a ``token`` once auth is on.
+class RemoteClient(RemoteAuth, ClientBase):
+    """The server at ``address`` (``http://host:port``), with a ``token`` once auth is on
+    (the auth verbs come from ``RemoteAuth``).
 
     With ``auto_run`` (the default), a write returns once the jobs it triggered on the
     server have run, as in embedded mode; without it, a write returns at once.

@@ -170,3 +170,41 @@ logs = Table(
     Column("line", Text, nullable=False),
     Index("ix_logs_job_datum", "job_pk", "datum_id"),
 )
+
+# -- auth (off until activated) ----------------------------------------------------------
+# One row (id 1) while auth is active; in the database so every server process agrees.
+auth_activation = Table(
+    "auth_activation",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("activated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Tokens are stored as the SHA-256 of the token, never the token itself.
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("hash", String(64), primary_key=True),
+    Column("subject", String(128), nullable=False),  # user:NAME, robot:NAME, pipeline:NAME
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Index("ix_auth_tokens_subject", "subject"),
+)
+
+# Roles on a repo go with the repo: deleting it deletes them (a new repo of the same
+# name starts with none).
+auth_roles = Table(
+    "auth_roles",
+    metadata,
+    Column("repo_id", Integer, ForeignKey("repos.id", ondelete="CASCADE"), primary_key=True),
+    Column("subject", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Index("ix_auth_roles_subject", "subject"),
+)
+
+auth_cluster_roles = Table(
+    "auth_cluster_roles",
+    metadata,
+    Column("subject", String(128), primary_key=True),
+    Column("role", String(16), nullable=False),
+)

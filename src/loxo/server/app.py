@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import loxo
-from loxo.server import errors, health, metrics, routes_pfs, routes_pps
+from loxo.server import errors, health, metrics, routes_auth, routes_pfs, routes_pps
 from loxo.server.config import ServerConfig
 from loxo.server.state import ServerState
 
@@ -36,4 +36,5 @@ def create_app(config: ServerConfig, *, run_controller: bool = True) -> FastAPI:
     metrics.install(app)  # counts and logs every request, and serves /metrics
     app.include_router(routes_pfs.router)
     app.include_router(routes_pps.router)
+    app.include_router(routes_auth.router)
     return app

@@ -32,7 +32,7 @@ from loxo.model.refs import (
 )
 from loxo.pfs import Source
 from loxo.pfs.files import gc_paused
-from loxo.server.auth import Role, need
+from loxo.server.auth import Role, authorize, need, repo_created
 from loxo.server.errors import ERROR_SCHEMA
 from loxo.server.spool import spooled_sources
 from loxo.server.state import ServerState, server_state
@@ -74,8 +74,10 @@ class RepoUpdate(BaseModel):
 
 
 @router.post("/repos", status_code=201, dependencies=[ANYONE], tags=["repos"])
-def create_repo(body: RepoCreate, s: S) -> RepoInfo:
-    return s.client.create_repo(body.name, body.description)
+def create_repo(request: Request, body: RepoCreate, s: S) -> RepoInfo:
+    info = s.client.create_repo(body.name, body.description)
+    repo_created(request, info.name)
+    return info
 
 
 @router.get("/repos", dependencies=[ANYONE], tags=["repos"])
@@ -285,10 +287,13 @@ def glob_file(repo: str, commit: str, pattern: str, s: S) -> list[FileInfo]:
 
 
 @router.get("/repos/{repo}/commits/{commit}/diff", dependencies=[READ], tags=["files"])
-def diff_file(repo: str, commit: str, s: S, path: Path_ = "/", old: str | None = None
-              ) -> list[tuple[FileInfo | None, FileInfo | None]]:
+def diff_file(request: Request, repo: str, commit: str, s: S, path: Path_ = "/",
+              old: str | None = None) -> list[tuple[FileInfo | None, FileInfo | None]]:
     """``old`` is a full address, ``repo@commit:/path`` (default: the parent)."""
-    return s.client.pfs.diff_file(file_ref(repo, commit, path), parse_file(old) if old else None)
+    old_ref = parse_file(old) if old else None
+    if old_ref is not None:
+        authorize(request, Role.READER, old_ref.commit.repo)
+    return s.client.pfs.diff_file(file_ref(repo, commit, path), old_ref)
 
 
 class FileCopy(BaseModel):
@@ -298,9 +303,10 @@ class FileCopy(BaseModel):
 
 
 @router.post("/repos/{repo}/commits/{commit}/copy", dependencies=[WRITE], tags=["files"])
-def copy_file(repo: str, commit: str, body: FileCopy, s: S) -> CommitInfo:
-    info = s.client.pfs.copy_file(parse_file(body.src), file_ref(repo, commit, body.path),
-                                  append=body.append)
+def copy_file(request: Request, repo: str, commit: str, body: FileCopy, s: S) -> CommitInfo:
+    src = parse_file(body.src)
+    authorize(request, Role.READER, src.commit.repo)
+    info = s.client.pfs.copy_file(src, file_ref(repo, commit, body.path), append=body.append)
     s.changed()
     return info
 

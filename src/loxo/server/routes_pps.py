@@ -20,7 +20,7 @@ from loxo.model.refs import CommitInfo
 from loxo.pps.datums import Datum
 from loxo.pps.inputs import leaves
 from loxo.pps.spec import PipelineSpec, spec_from_dict
-from loxo.server.auth import Role, authorize, need
+from loxo.server.auth import Role, authorize, need, pipeline_created, pipeline_deleted
 from loxo.server.errors import ERROR_SCHEMA
 from loxo.server.routes_pfs import WAIT_CAP, Count, Seconds
 from loxo.server.state import ServerState, server_state
@@ -57,6 +57,7 @@ def create_pipeline(request: Request, body: PipelineCreate, s: S) -> PipelineInf
     if body.update:
         authorize(request, Role.WRITER, spec.name)
     info = s.client.pps.create_pipeline(spec, update=body.update, reprocess=body.reprocess)
+    pipeline_created(request, spec.name)
     s.changed()
     return info
 
@@ -77,8 +78,9 @@ def pipeline_spec(pipeline: str, s: S) -> dict[str, Any]:
 
 
 @router.delete("/pipelines/{pipeline}", status_code=204, dependencies=[OWN], tags=["pipelines"])
-def delete_pipeline(pipeline: str, s: S, force: bool = False) -> None:
+def delete_pipeline(request: Request, pipeline: str, s: S, force: bool = False) -> None:
     s.client.delete_pipeline(pipeline, force)
+    pipeline_deleted(request, pipeline)
 
 
 @router.post("/pipelines/{pipeline}/stop", dependencies=[WRITE], tags=["pipelines"])
@@ -130,10 +132,12 @@ class Settled(BaseModel):
 
 
 @router.post("/settle", dependencies=[ANYONE], tags=["jobs"])
-def settle(body: Settle, s: S) -> Settled:
-    """Wait (at most 20 s) until every job triggered so far has run."""
+def settle(request: Request, body: Settle, s: S) -> Settled:
+    """Wait (at most 20 s) until every job triggered so far has run. Ticking every
+    pipeline's crons at a chosen ``now`` needs clusterAdmin."""
     mark = s.controller.mark()
     if body.now is not None:
+        authorize(request, Role.ADMIN, None)
         s.tick(body.now)
     ticket = s.controller.poke()
     idle = s.controller.wait_idle(ticket, min(max(body.timeout, 0.0), WAIT_CAP))
