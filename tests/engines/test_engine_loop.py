@@ -50,8 +50,12 @@ class FakeEngine:
         self.closed = 0
         self._n = 0
 
+    refuse = 0  # how many starts fail first
+
     def start(self) -> float:
         self.started += 1
+        if self.started <= self.refuse:
+            raise ConnectionRefusedError("Running Ray Init failed")
         return 0.5
 
     def check(self, need: TaskResources) -> None:
@@ -135,6 +139,20 @@ def test_an_engine_that_stops_answering_times_out() -> None:
         list(executor.run(sets(2), 2))
     assert time.monotonic() - started < 3
     assert engine.cancelled == [1, 2]  # what was in flight is cancelled
+
+
+def test_a_refused_start_is_tried_again_then_reported() -> None:
+    engine = FakeEngine()
+    engine.refuse = 2
+    executor = EngineExecutor(engine)
+    executor.retry_pause = 0.0
+    assert len(list(executor.run(sets(1), 1))) == 1 and engine.started == 3
+    engine = FakeEngine()
+    engine.refuse = 5
+    executor = EngineExecutor(engine)
+    executor.retry_pause = 0.0
+    with pytest.raises(EngineUnavailable, match=r"could not reach the fake cluster \(3 tries\)"):
+        list(executor.run(sets(1), 1))
 
 
 def test_executor_names() -> None:

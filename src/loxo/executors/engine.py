@@ -42,6 +42,7 @@ from loxo.pfs.store import StoreLocation
 from loxo.worker.datum_worker import DatumWorker
 from loxo.worker.task import DatumResult, DatumSet, LogLine, TaskResources
 
+START_TRIES = 3
 INFRASTRUCTURE = "infrastructure failure: "
 """How the error of a datum that failed outside user code begins."""
 
@@ -118,6 +119,7 @@ class EngineExecutor(Generic[H]):
         self.timeout = timeout
         self.heartbeat = heartbeat
         self.startup_seconds = 0.0
+        self.retry_pause = 2.0  # seconds before the second try to start, twice that before the third
         self._warning: str | None = None
 
     @property
@@ -131,15 +133,27 @@ class EngineExecutor(Generic[H]):
         """Run ``sets``, at most ``parallelism`` at a time, yielding each set's results."""
         if not sets:
             return
-        try:
-            self.startup_seconds += self.engine.start()
-        except (MissingExtra, Unschedulable):
-            raise
-        except Exception as exc:
-            raise EngineUnavailable(f"could not reach {self.engine.description}: {_brief(exc)}") from exc
+        self._start()
         for need in {s.resources for s in sets}:
             self._guarded(partial(self.engine.check, need))
         yield from self._loop(list(sets), max(1, parallelism))
+
+    def _start(self) -> None:
+        """Connect, or start the local cluster; a refused connection is tried again
+        (a busy Ray Client server can fail one), ``START_TRIES`` times in all."""
+        for attempt in range(1, START_TRIES + 1):
+            try:
+                self.startup_seconds += self.engine.start()
+                return
+            except MissingExtra:
+                raise
+            except Exception as exc:
+                self._drop()
+                if attempt == START_TRIES:
+                    raise EngineUnavailable(
+                        f"could not reach {self.engine.description} ({attempt} tries): {_brief(exc)}"
+                    ) from exc
+                time.sleep(self.retry_pause * attempt)
 
     def _loop(self, todo: list[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         todo.reverse()  # pop() from the end: first set first
