@@ -95,3 +95,16 @@ def gpu_request_runs_on_the_gpu_node(cluster: Cluster, store: Path, gpu_node: st
         # the runners (user code's parents) live on in the engine's long-lived workers
         nodes = {started_by(int(m.read_text()), cluster.groups) for m in marks.glob("*.pid")}
     assert nodes == {gpu_node}
+
+
+def workers_are_long_lived(address: str, store: Path, most: int) -> None:
+    """Eight sets on two engine workers: each worker keeps its sandbox (the runner that
+    starts user code) for every set it runs, so there are at most ``most`` runners."""
+    marks = store.parent / "marks"
+    marks.mkdir()
+    with open_client(store, address, sandbox=False) as client:
+        put_numbers(client, 16)
+        job = run_spec(client, store.parent, slow_marked_spec(marks, name="reuse", sleep=0.0))
+        assert job.state is JobState.SUCCESS, job.reason
+    runners = {m.read_text().strip() for m in marks.glob("*.pid")}
+    assert 1 <= len(runners) <= most, runners

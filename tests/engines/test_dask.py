@@ -74,6 +74,11 @@ def test_gpu_request_runs_on_the_dask_gpu_worker(dask_cluster: Cluster, store: P
     cases.gpu_request_runs_on_the_gpu_node(dask_cluster, store, "dask-worker2")
 
 
+@pytest.mark.timeout(120)
+def test_dask_workers_keep_their_sandbox_between_sets(dask_cluster: Cluster, store: Path) -> None:
+    cases.workers_are_long_lived(dask_cluster.address, store, most=2)
+
+
 @pytest.mark.timeout(180)
 def test_cli_and_server_take_the_executor(dask_cluster: Cluster, tmp_path: Path) -> None:
     """``LOXO_EXECUTOR`` on a CLI command, and ``--executor`` on ``loxo serve``."""

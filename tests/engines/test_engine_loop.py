@@ -24,7 +24,7 @@ from loxo.executors.engine import (
 from loxo.executors.local import LocalExecutor
 from loxo.executors.ray import _request
 from loxo.pfs.store import StoreLocation
-from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskResources, Transform
+from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, TaskResources, Transform
 
 LOCATION = StoreLocation("sqlite:///nowhere.db", "/nowhere")
 NOTHING = TaskResources()
@@ -187,3 +187,40 @@ def test_resource_requests_in_each_engines_terms() -> None:
     assert _constraints(TaskResources(gpu=1), plain) is None
     declared = {"nthreads": 1, "memory_limit": 0, "resources": {"GPU": 2, "cpu": 8}}
     assert _constraints(TaskResources(cpu=4, gpu=2), declared) == {"GPU": 2.0, "cpu": 4}
+
+
+@pytest.mark.timeout(60)
+def test_an_engine_worker_keeps_its_datum_worker_and_reports_machinery_failures(
+    tmp_path: Path, empty_store_template: Path
+) -> None:
+    """``run_set_here`` as an engine runs it, in this process: one ``DatumWorker`` per
+    store kept between sets (at most ``KEPT_STORES``), and a failure outside user code
+    fails the set's datums as an infrastructure failure."""
+    import shutil
+
+    from loxo.executors import engine
+
+    locations = []
+    for n in range(3):
+        shutil.copytree(empty_store_template, tmp_path / f"s{n}")
+        locations.append(StoreLocation.embedded(tmp_path / f"s{n}"))
+    transform = Transform(cmd=("true",))
+    good = (DatumTask("good", (), {}),)
+    scratch = str(tmp_path / "scratch")
+    try:
+        first = engine.run_set_here(DatumSet(locations[0], "j", "p", transform, good), scratch, False)
+        kept = dict(engine._local.workers)
+        again = engine.run_set_here(DatumSet(locations[0], "j", "p", transform, good), scratch, False)
+        assert [r.state for r in first.results + again.results] == ["success", "success"]
+        assert engine._local.workers == kept  # the same DatumWorker ran both sets
+        for location in locations[1:]:
+            engine.run_set_here(DatumSet(location, "j", "p", transform, good), scratch, False)
+        assert [k[0] for k in engine._local.workers] == locations[1:]  # the oldest was closed
+        bad = (DatumTask("bad", (TaskInput("in", "data", "c0", "blake3:" + "0" * 64, "/a"),), {}),)
+        reply = engine.run_set_here(DatumSet(locations[2], "j", "p", transform, bad), scratch, False)
+        assert reply.results[0].state == "failed"
+        assert reply.results[0].error.startswith(INFRASTRUCTURE + "engine worker ")
+        assert locations[2] not in [k[0] for k in engine._local.workers]  # opened afresh next time
+    finally:
+        engine._close_all()
+        engine._local.workers = {}

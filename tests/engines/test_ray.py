@@ -61,6 +61,11 @@ def test_gpu_request_runs_on_the_ray_gpu_node(ray_cluster: Cluster, store: Path)
     cases.gpu_request_runs_on_the_gpu_node(ray_cluster, store, "ray-node2")
 
 
+@pytest.mark.timeout(120)
+def test_ray_workers_keep_their_sandbox_between_sets(ray_cluster: Cluster, store: Path) -> None:
+    cases.workers_are_long_lived(ray_cluster.address, store, most=4)  # Ray may start a spare
+
+
 @pytest.mark.timeout(180)
 def test_a_killed_head_fails_the_job_with_the_reason(ray_cluster: Cluster, store: Path) -> None:
     """Last: it kills the cluster. The job ends failed, saying the cluster was lost."""

@@ -43,6 +43,8 @@ from loxo.worker.datum_worker import DatumWorker
 from loxo.worker.task import DatumResult, DatumSet, LogLine, TaskResources
 
 START_TRIES = 3
+KEPT_STORES = 2
+"""How many stores' ``DatumWorker``s an engine worker thread keeps open at once."""
 INFRASTRUCTURE = "infrastructure failure: "
 """How the error of a datum that failed outside user code begins."""
 
@@ -265,10 +267,13 @@ def run_set_here(work: DatumSet, scratch_root: str, use_sandbox: bool) -> SetRep
     where = f"{socket.gethostname()}:{os.getpid()}"
     key = (work.location, scratch_root, use_sandbox)
     cache: dict[tuple[StoreLocation, str, bool], DatumWorker] = _local.__dict__.setdefault("workers", {})
-    worker = cache.get(key)
+    worker = cache.pop(key, None)
     try:
         if worker is None:
-            worker = cache[key] = _open_worker(work.location, scratch_root, use_sandbox)
+            while len(cache) >= KEPT_STORES:  # the least recently used store's worker goes
+                _close_worker(cache.pop(next(iter(cache))))
+            worker = _open_worker(work.location, scratch_root, use_sandbox)
+        cache[key] = worker  # last: the most recently used
         return SetReply(worker.run_set(work), worker.warning, where)
     except Exception:
         cache.pop(key, None)
