@@ -101,12 +101,18 @@ def root_entry(tree: str | None, size: int = 0) -> Entry | None:
 
 
 class TreeReader:
-    """Reads directories (cached; they are immutable) and answers path questions."""
+    """Reads directories (cached; they are immutable) and answers path questions.
 
-    def __init__(self, blobs: BlobReader, cache_size: int = 4096) -> None:
+    The cache is bounded by the entries it holds, not by directories: a long-running
+    server putting into a directory of thousands of files makes a new version of it per
+    put, and a count of directories would let memory grow with the directory's size.
+    """
+
+    def __init__(self, blobs: BlobReader, max_entries: int = 500_000) -> None:
         self.blobs = blobs
         self._cache: OrderedDict[str, Dir] = OrderedDict()
-        self._cache_size = cache_size
+        self._held = 0
+        self._max_entries = max_entries
         self._lock = threading.Lock()
 
     def load(self, wanted: str) -> Dir:
@@ -116,11 +122,21 @@ class TreeReader:
                 self._cache.move_to_end(wanted)
                 return hit
         entries = read_dir(self.blobs, wanted)
-        with self._lock:
-            self._cache[wanted] = entries
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        self.remember({wanted: entries})
         return entries
+
+    def remember(self, made: dict[str, Dir]) -> None:
+        """Cache directories just written (by id), so the next write to them, or the next
+        read, need not decode and check them again."""
+        with self._lock:
+            for key, entries in made.items():
+                if key in self._cache:
+                    continue
+                self._cache[key] = entries
+                self._held += len(entries)
+            while self._held > self._max_entries and len(self._cache) > 1:
+                _, dropped = self._cache.popitem(last=False)
+                self._held -= len(dropped)
 
     def size_of(self, tree: str | None) -> int:
         if tree is None:
@@ -215,7 +231,10 @@ def apply_changes(
     With ``writer=None`` nothing is stored: a dry run that raises ``PathConflict`` early.
     """
     root = root_entry(tree, 0)
-    new = _apply(_Edits(reader, writer), root, changes, 0, "")
+    edits = _Edits(reader, writer)
+    new = _apply(edits, root, changes, 0, "")
+    if writer is not None:
+        reader.remember(edits.made)
     if new is None:
         return None, 0
     return new.id, new.size
