@@ -181,7 +181,7 @@ class RemotePfs:
 
     def read_file(self, ref: File) -> Iterator[bytes]:
         with self.http.stream(f"{commit_path(ref.commit)}/content", {"path": ref.path}) as resp:
-            yield from resp.iter_bytes(CHUNK)
+            yield from resp.iter_bytes()  # as received: re-cutting to a size copies every byte
 
     def iter_files(self, ref: File) -> Iterator[FileStream]:
         with self.http.stream(f"{commit_path(ref.commit)}/tar", {"path": ref.path}) as resp:
