@@ -135,7 +135,8 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|")
     for case, executor, r in rows:
         rate = r["datums"] / r["wall"] if r["wall"] else 0.0
-        print(f"| {case} | {executor} | {r['wall']:.2f} | {rate:,.0f} | {r['startup']:.2f} "
+        shown = f"{rate:,.0f}" if rate >= 100 else f"{rate:.1f}"
+        print(f"| {case} | {executor} | {r['wall']:.2f} | {shown} | {r['startup']:.2f} "
               f"| {r['process']:.2f} |")
     local = next((r for c, e, r in rows if e == "local" and c.startswith("(1)")), None)
     if local is not None:

@@ -21,6 +21,7 @@ from tests.engines.scenarios import (
     open_client,
     put_numbers,
     run_spec,
+    run_trivial,
     slow_marked_spec,
     snapshot,
     trivial_spec,
@@ -77,6 +78,15 @@ def test_gpu_request_runs_on_the_dask_gpu_worker(dask_cluster: Cluster, store: P
 @pytest.mark.timeout(120)
 def test_dask_workers_keep_their_sandbox_between_sets(dask_cluster: Cluster, store: Path) -> None:
     cases.workers_are_long_lived(dask_cluster.address, store, most=2)
+
+
+@pytest.mark.timeout(120)
+def test_a_local_dask_cluster_started_by_the_executor(store: Path) -> None:
+    """``dask``: a scheduler and workers of this machine, started and stopped by loxo."""
+    pytest.importorskip("distributed")
+    job, output, _ = run_trivial(store, "dask?workers=2", 40)
+    assert job.state is JobState.SUCCESS and job.data_processed == 40, job.reason
+    assert output[1]["/f00039"] == b"ok 39\n"
 
 
 @pytest.mark.timeout(180)
