@@ -87,6 +87,7 @@ def test_a_local_dask_cluster_started_by_the_executor(store: Path) -> None:
     job, output, _ = run_trivial(store, "dask?workers=2", 40)
     assert job.state is JobState.SUCCESS and job.data_processed == 40, job.reason
     assert output[1]["/f00039"] == b"ok 39\n"
+    assert not (store.parent / "scratch").exists()  # the stopped workers' scratch is removed
 
 
 @pytest.mark.timeout(180)

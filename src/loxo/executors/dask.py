@@ -179,4 +179,5 @@ def _offer(worker: dict[str, Any]) -> str:
 def dask_executor(address: str | None, scratch_root: Path, use_sandbox: bool = True,
                   timeout: float = 60.0, workers: int | None = None) -> EngineExecutor[Any]:
     """An executor on Dask: a local cluster (``address`` None) or ``tcp://host:port``."""
-    return EngineExecutor(DaskEngine(address, scratch_root, use_sandbox, workers), timeout=timeout)
+    engine = DaskEngine(address, scratch_root, use_sandbox, workers)
+    return EngineExecutor(engine, timeout=timeout, scratch_root=None if address else scratch_root)

@@ -116,8 +116,10 @@ class EngineExecutor(Generic[H]):
     ``EngineUnavailable``; the engine is then dropped and reconnected by the next run.
     """
 
-    def __init__(self, engine: Engine[H], timeout: float = 60.0, heartbeat: float = 5.0) -> None:
+    def __init__(self, engine: Engine[H], timeout: float = 60.0, heartbeat: float = 5.0,
+                 scratch_root: Path | None = None) -> None:
         self.engine = engine
+        self.scratch_root = scratch_root
         self.timeout = timeout
         self.heartbeat = heartbeat
         self.startup_seconds = 0.0
@@ -129,7 +131,20 @@ class EngineExecutor(Generic[H]):
         return self._warning
 
     def close(self) -> None:
+        """Disconnect (and stop a local cluster); with ``scratch_root`` (a local cluster's),
+        then remove the scratch of its workers, which are killed without cleaning up."""
         self.engine.close()
+        root = self.scratch_root
+        if root is None or not root.is_dir():
+            return
+        deadline = time.monotonic() + 3.0  # stopped workers may take a moment to be reaped
+        while True:
+            _remove_dead(root)
+            if not any(root.glob("worker-*-engine*")) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        with contextlib.suppress(OSError):  # only if nothing else lives there
+            root.rmdir()
 
     def run(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         """Run ``sets``, at most ``parallelism`` at a time, yielding each set's results."""

@@ -170,4 +170,5 @@ def _offer(resources: dict[str, float]) -> str:
 def ray_executor(address: str | None, scratch_root: Path, use_sandbox: bool = True,
                  timeout: float = 60.0, num_cpus: int | None = None) -> EngineExecutor[Any]:
     """An executor on Ray: a local cluster (``address`` None) or ``ray://host:port``."""
-    return EngineExecutor(RayEngine(address, scratch_root, use_sandbox, num_cpus), timeout=timeout)
+    engine = RayEngine(address, scratch_root, use_sandbox, num_cpus)
+    return EngineExecutor(engine, timeout=timeout, scratch_root=None if address else scratch_root)
