@@ -59,7 +59,7 @@ def test_an_unreachable_server_is_one_clear_error() -> None:
 def test_something_else_answering_is_not_mistaken_for_loxo() -> None:
     request = httpx.Request("GET", "http://proxy.test/v1/repos")
     page = httpx.Response(502, content=b"<html>Bad Gateway</html>", request=request)
-    with pytest.raises(ServerUnavailable, match="proxy.test answered 502 without a loxo error"):
+    with pytest.raises(ServerUnavailable, match=r"proxy\.test answered 502 without a loxo error"):
         raise_for(page)
 
 
