@@ -34,6 +34,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/ingest.py
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/datums.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/server.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python bench/executors.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
