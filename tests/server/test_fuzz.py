@@ -148,7 +148,7 @@ def app(seeded: Path, tmp_path: Path) -> Iterator[FastAPI]:
     home = tmp_path / "store"
     shutil.copytree(seeded, home)
     application = create_app(ServerConfig(home=home, sandbox=False, scratch=tmp_path / "scratch",
-                                          cron_interval=3600.0, json_logs=False))
+                                          cron_interval=3600.0))
     try:
         yield application
     finally:

@@ -52,7 +52,7 @@ def serve(
     sandbox = state.sandbox if isinstance(state, State) else True
     executor = executor or (state.executor if isinstance(state, State) else None)
     configure_logging(json_logs)
-    config = ServerConfig(home=home, db=db, storage=storage, sandbox=sandbox, json_logs=json_logs,
+    config = ServerConfig(home=home, db=db, storage=storage, sandbox=sandbox,
                           executor=executor)
     app = create_app(config)
     on = f", datums on {executor}" if executor else ""

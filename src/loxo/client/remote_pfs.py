@@ -34,7 +34,7 @@ from loxo.model.refs import (
 from loxo.pfs.files import Progress, Source, check_source, dest_parts
 
 CHUNK = 1 << 20
-WAIT_CAP = 20.0  # the server holds a wait at most this long
+WAIT_CAP = 20.0  # seconds the server holds a wait request; longer waits ask again
 
 
 def ref_text(ref: Commit) -> str:

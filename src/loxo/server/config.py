@@ -19,4 +19,3 @@ class ServerConfig:
     scratch: Path | None = None
     executor: str | None = None  # local (default), ray, dask, ray://host:port, dask://host:port
     cron_interval: float = 1.0  # how often the controller looks for due cron ticks
-    json_logs: bool = True

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
+from loxo.client.remote_pfs import WAIT_CAP  # one number both ends agree on
 from loxo.client.tarstream import read_tar, write_tar
 from loxo.errors import CommitOpen, InvalidArgument
 from loxo.model.address import parse_commit, parse_file
@@ -43,7 +44,6 @@ S = Annotated[ServerState, Depends(server_state)]
 Path_ = Annotated[str, Query(description="a path inside the commit, e.g. /dir/file.csv")]
 Count = Annotated[int, Query(ge=0, le=2**63 - 1)]  # what the metadata DB holds
 Seconds = Annotated[float, Query(ge=0)]
-WAIT_CAP = 20.0  # seconds a wait request is held; clients ask again for longer waits
 READ, WRITE, OWN, ADMIN = (need(Role.READER), need(Role.WRITER), need(Role.OWNER),
                            need(Role.ADMIN, None))
 ANYONE = need(Role.READER, None)

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field
 
 import loxo
+from loxo.client.remote_pfs import WAIT_CAP
 from loxo.model.address import parse_file
 from loxo.model.jobs import DatumInfo, FileLineage, JobInfo, JobState, LogEntry, PipelineInfo
 from loxo.model.refs import CommitInfo
@@ -22,7 +23,7 @@ from loxo.pps.inputs import leaves
 from loxo.pps.spec import PipelineSpec, spec_from_dict
 from loxo.server.auth import Role, authorize, need, pipeline_created, pipeline_deleted
 from loxo.server.errors import ERROR_SCHEMA
-from loxo.server.routes_pfs import WAIT_CAP, Count, Seconds
+from loxo.server.routes_pfs import Count, Seconds
 from loxo.server.state import ServerState, server_state
 
 router = APIRouter(prefix="/v1", responses=ERROR_SCHEMA)
