@@ -132,11 +132,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--cases", default="123",
+                        help="which rows to run: 1 and 2 share a store (default: 123)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="loxo-datums-", dir=args.workdir))
+    rows: list[tuple[str, str, float, float, float]] = []
     try:
-        rows = bench_per_datum(work, int(10_000 * args.scale))
-        rows += bench_skipping(work, int(100_000 * args.scale))
+        if "1" in args.cases or "2" in args.cases:
+            rows += bench_per_datum(work, int(10_000 * args.scale))
+        if "3" in args.cases:
+            rows += bench_skipping(work, int(100_000 * args.scale))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"datum benchmark, {os.cpu_count()} cores, scale {args.scale}\n")
@@ -144,20 +149,31 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     for case, how, secs, rate, rss in rows:
         print(f"| {case} | {how} | {secs:.2f} | {rate:,.0f} | {rss:.0f} |")
-    by = {(r[0], r[1]): r for r in rows}
-    loxo = by[("(1) process per datum", "loxo, parallelism 2")][2]
-    floor = by[("(1) process per datum", "xargs -P2")][2]
-    batch_rate = by[("(2) datum batching", "loxo, parallelism 2")][3]
-    rerun = rows[-1]
-    peak = max(r[4] for r in rows)
     print()
-    print(f"- {'met ' if loxo <= 1.5 * floor else 'MISSED'} process per datum within 1.5x of "
-          f"xargs -P2: {loxo / floor:.2f}x")
-    print(f"- {'met ' if batch_rate >= 2000 else 'MISSED'} batching at least 2,000 datums/s: "
-          f"{batch_rate:,.0f}/s")
-    print(f"- {'met ' if rerun[2] < 5 else 'MISSED'} re-run after one change under 5 s: {rerun[2]:.2f} s")
-    print(f"- {'met ' if rerun[3] < 20 else 'MISSED'} under 20 us per skipped datum: {rerun[3]:.1f} us")
-    print(f"- {'met ' if peak < 500 else 'MISSED'} peak memory under 500 MiB: {peak:.0f} MiB")
+    for line in verdicts(rows):
+        print(line)
+
+
+def verdicts(rows: list[tuple[str, str, float, float, float]]) -> list[str]:
+    """One line per target whose rows ran: met or MISSED, with the measured value."""
+    by = {(r[0], r[1]): r for r in rows}
+    out = []
+    if ("(1) process per datum", "xargs -P2") in by:
+        loxo = by[("(1) process per datum", "loxo, parallelism 2")][2]
+        floor = by[("(1) process per datum", "xargs -P2")][2]
+        out.append(f"- {'met ' if loxo <= 1.5 * floor else 'MISSED'} process per datum within "
+                   f"1.5x of xargs -P2: {loxo / floor:.2f}x")
+        batch_rate = by[("(2) datum batching", "loxo, parallelism 2")][3]
+        out.append(f"- {'met ' if batch_rate >= 2000 else 'MISSED'} batching at least 2,000 "
+                   f"datums/s: {batch_rate:,.0f}/s")
+    rerun = [r for r in rows if r[0].startswith("(3) re-run")]
+    if rerun:
+        secs, per = rerun[0][2], rerun[0][3]
+        out.append(f"- {'met ' if secs < 5 else 'MISSED'} re-run after one change under 5 s: {secs:.2f} s")
+        out.append(f"- {'met ' if per < 20 else 'MISSED'} under 20 us per skipped datum: {per:.1f} us")
+    peak = max(r[4] for r in rows)
+    out.append(f"- {'met ' if peak < 500 else 'MISSED'} peak memory under 500 MiB: {peak:.0f} MiB")
+    return out
 
 
 if __name__ == "__main__":
