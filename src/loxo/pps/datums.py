@@ -196,6 +196,7 @@ class _Cuts:
             join_on, group_by = keys.values(path)
             yield Datum((DatumInput(name, repo, commit, path, id_, size, is_dir, join_on, group_by),))
 
+
     def cross(self, node: CrossInput) -> Iterator[Datum]:
         if not node.inputs:
             return
@@ -238,6 +239,12 @@ class _Cuts:
         else:
             join_on, group_by = None, (key if keys.group_by else None)
         return DatumInput(leaf.name, leaf.repo, commit, path, id_, size, is_dir, join_on, group_by)
+
+
+def pfs_datum(leaf: PfsInput, commit: str, match: Match) -> Datum:
+    """The datum a single pfs input makes of one match (as ``iter_datums`` would)."""
+    join_on, group_by = _Keys(leaf).values(match.path)
+    return Datum((DatumInput(leaf.name, leaf.repo, commit, *match, join_on, group_by),))
 
 
 # -- identity ---------------------------------------------------------------------

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, update
 
 from loxo.errors import PathConflict
 from loxo.meta import schema
@@ -31,10 +31,11 @@ from loxo.model.refs import Commit, File, Origin
 from loxo.pfs import Pfs
 from loxo.pfs.lookup import repo_row, resolve
 from loxo.pfs.snapshots import build_tree
-from loxo.pfs.tree import Change, apply_changes
+from loxo.pfs.tree import Change, Entry, apply_changes
 from loxo.pfs.writes import set_branch_head
 from loxo.pps.datums import Datum, datum_env, datum_hash, datum_id, iter_datums, tree_resolver
 from loxo.pps.egress import egress
+from loxo.pps.incremental import changed_datums, copy_unchanged, diff_basis
 from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput, PfsInput, UnionInput
 from loxo.pps.leases import Heartbeat, claim
 from loxo.pps.spec import PipelineSpec, spec_from_dict
@@ -180,6 +181,9 @@ def resolved_input(node: Input, inputs: Sequence[dict[str, str]]) -> Input:
 
 def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
     """Record every datum, skipped or to do; returns (to do, total, already done)."""
+    fast = _plan_by_diff(pfs, job)
+    if fast is not None:
+        return fast
     prior = _prior(pfs, job)
     node = resolved_input(job.spec.input, job.inputs)
     commits = {i["name"]: i["commit"] for i in job.inputs}
@@ -219,6 +223,44 @@ def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
     _set(pfs, job.pk, data_total=total, data_skipped=skipped)
     fresh_skips = skipped - sum(1 for s in mine.values() if s == DatumState.SKIPPED.value)
     return todo, total, kept + fresh_skips
+
+
+def _plan_by_diff(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int] | None:
+    """``_plan`` for a single pfs input diffed against the previous job (see
+    ``loxo.pps.incremental``); None where that does not apply."""
+    leaf = job.spec.input
+    if (job.parent_pk is None or not isinstance(leaf, PfsInput)
+            or job.spec.reprocess_spec == "every_job"):
+        return None
+    commit = job.inputs[0]["commit"]
+    with pfs.store.db.read() as conn:
+        if conn.execute(select(D.c.pk).where(D.c.job_pk == job.pk).limit(1)).first():
+            return None  # resumed: the general planner keeps what already ran
+        spec_commit = conn.execute(select(J.c.spec_commit).where(J.c.pk == job.parent_pk)).scalar_one()
+        own_commit = conn.execute(select(J.c.spec_commit).where(J.c.pk == job.pk)).scalar_one()
+    parent_input = (leaf if spec_commit == own_commit
+                    else spec_at(pfs, job.pipeline, spec_commit).input)
+    if not isinstance(parent_input, PfsInput):
+        return None
+    with pfs.store.db.read() as conn:
+        basis = diff_basis(conn, job.parent_pk, job.salt, leaf, parent_input)
+    if basis is None:
+        return None
+    new_tree = job.trees.get(commit) if commit else None
+    fresh, gone = changed_datums(pfs.store.trees, leaf, commit, new_tree, basis.old_tree)
+    ids = [datum_id(d) for d in fresh]
+    empty = {leaf.name} if leaf.empty_files else set()
+    rows = [{"job_pk": job.pk, "datum_id": did, "hash": datum_hash(d, job.salt),
+             "inputs": _inputs_json(d), "state": DatumState.STARTING.value, "output_tree": None,
+             "output_size": 0, **_ZERO} for d, did in zip(fresh, ids, strict=True)]
+    with pfs.store.db.write() as conn:
+        skipped = copy_unchanged(conn, job.pk, basis, commit, ids + gone)
+        if rows:
+            bulk_insert(conn, D, rows)
+        conn.execute(update(J).where(J.c.pk == job.pk).values(
+            data_total=skipped + len(rows), data_skipped=skipped))
+    todo = [_task(d, did, job, empty) for d, did in zip(fresh, ids, strict=True)]
+    return todo, skipped + len(rows), skipped
 
 
 _ZERO = {"error": "", "attempts": 0, "download_seconds": 0.0, "process_seconds": 0.0,
@@ -373,62 +415,101 @@ def _when(ts: float) -> datetime:
 
 
 def _land(pfs: Pfs, job: _Job) -> None:
-    """Build the output tree incrementally and land commit, provenance, lineage and state."""
+    """Build the output tree incrementally and land commit, provenance, lineage and state.
+
+    Work in Python is proportional to the datums that ran, not to those skipped: the
+    skipped datums' files stay where they are in the previous output tree, and their
+    ownership rows are copied by the database.
+    """
+    OF = schema.output_files
+    skipped = select(D.c.datum_id).where(
+        D.c.job_pk == job.pk, D.c.state == DatumState.SKIPPED.value, D.c.datum_id == OF.c.datum_id)
     with pfs.store.db.read() as conn:
-        base, owners = _parent_output(conn, job)
-        mine = {r.datum_id: r for r in conn.execute(
-            select(D.c.datum_id, D.c.state, D.c.output_tree).where(D.c.job_pk == job.pk))}
-    changes, new_owners = _merge_changes(pfs, job, owners, mine)
+        base = _parent_tree(conn, job)
+        gone = {r.path: r.datum_id for r in conn.execute(select(OF.c.path, OF.c.datum_id).where(
+            OF.c.job_pk == job.parent_pk, ~skipped.exists()))}
+        made = [(r.datum_id, r.output_tree) for r in conn.execute(
+            select(D.c.datum_id, D.c.output_tree).where(
+                D.c.job_pk == job.pk, D.c.state == DatumState.SUCCESS.value,
+                D.c.output_tree.is_not(None)).order_by(D.c.datum_id))]
+    changes = [Change(tuple(split_path(p)), "delete") for p in gone]
+    new_owners = _new_outputs(pfs, job, made, gone, changes)
     writer = pfs.store.writer()
     tree, size = apply_changes(pfs.store.trees, base, changes, writer)
     writer.flush()
     with pfs.store.db.write() as conn:
         _commit_output(conn, job, tree, size)
-        if new_owners:
-            rows = [{"job_pk": job.pk, "path": p, "datum_id": d} for p, d in new_owners.items()]
-            bulk_insert(conn, schema.output_files, rows)
+        if job.parent_pk is not None:
+            conn.execute(insert(OF).from_select(["job_pk", "path", "datum_id"], select(
+                literal(job.pk), OF.c.path, OF.c.datum_id).where(
+                    OF.c.job_pk == job.parent_pk, skipped.exists())))
+        paths = list(new_owners)
+        for i in range(0, len(paths), _ROW_BATCH):  # appended to: the new datum owns it now
+            conn.execute(delete(OF).where(OF.c.job_pk == job.pk, OF.c.path.in_(paths[i : i + _ROW_BATCH])))
+        bulk_insert(conn, OF, [{"job_pk": job.pk, "path": p, "datum_id": d} for p, d in new_owners.items()])
 
 
-def _parent_output(conn: Connection, job: _Job) -> tuple[str | None, dict[str, str]]:
-    """The previous successful job's output tree and who owns each of its files."""
+def _parent_tree(conn: Connection, job: _Job) -> str | None:
+    """The previous successful job's output tree."""
     if job.parent_pk is None:
-        return None, {}
+        return None
     parent = conn.execute(select(J.c.id).where(J.c.pk == job.parent_pk)).one()
     repo = repo_row(conn, job.pipeline)
     row = conn.execute(select(schema.commits.c.tree).where(
         schema.commits.c.repo_id == repo.id, schema.commits.c.id == parent.id)).first()
-    owners = {r.path: r.datum_id for r in conn.execute(
-        select(schema.output_files).where(schema.output_files.c.job_pk == job.parent_pk))}
-    return (row.tree if row else None), owners
+    return row.tree if row else None
 
 
-def _merge_changes(
-    pfs: Pfs, job: _Job, owners: dict[str, str], mine: dict[Any, Any]
-) -> tuple[list[Change], dict[str, str]]:
-    """Deletes for outputs of datums that changed or vanished, puts for new outputs."""
-    keep = {d for d, r in mine.items() if r.state == DatumState.SKIPPED.value}
-    result = {p: d for p, d in owners.items() if d in keep}
-    changes = [Change(tuple(split_path(p)), "delete") for p, d in owners.items() if d not in keep]
+def _new_outputs(
+    pfs: Pfs, job: _Job, made: list[tuple[str, str]], gone: dict[str, str], changes: list[Change]
+) -> dict[str, str]:
+    """Add puts for the files of the datums that ran to ``changes``; returns their owners.
+
+    Two datums writing one path is an error unless the spec asks for 1.x append merging;
+    the other may be one that ran now or a skipped one whose file stays.
+    """
     append = job.spec.output_merge == "append"
-    for did in sorted(mine):
-        r = mine[did]
-        if r.state != DatumState.SUCCESS.value or r.output_tree is None:
-            continue
-        root = pfs.store.trees.lookup(r.output_tree, [])
+    owners: dict[str, str] = {}
+    files: list[tuple[str, str, Entry]] = []
+    for did, output in made:
+        root = pfs.store.trees.lookup(output, [])
         assert root is not None
         for path, entry in pfs.store.trees.walk(root, "/"):
             if entry.is_dir:
                 continue
-            other = result.get(path)
-            if other is not None and other != did and not append:
-                raise PathConflict(
-                    f"datums {other} and {did} both wrote {path}; outputs must not overlap "
-                    "(write to /pfs/out/$PACH_DATUM_ID/... or set output_merge: append)"
-                )
-            result[path] = did
-            op = "append" if append and other is not None else "put"
-            changes.append(Change(tuple(split_path(path)), op, entry))
-    return changes, result
+            other = owners.get(path)
+            if other is not None and not append:
+                raise _overlap(other, did, path)
+            owners[path] = did
+            files.append((path, did, entry))
+    kept = _kept_owners(pfs, job, [p for p in owners if p not in gone])
+    for path, did, entry in files:
+        other = kept.get(path)
+        if other is not None and not append:
+            raise _overlap(other, did, path)
+        # appending to no file is a put, so "append" is right for every file
+        changes.append(Change(tuple(split_path(path)), "append" if append else "put", entry))
+    return owners
+
+
+def _kept_owners(pfs: Pfs, job: _Job, paths: list[str]) -> dict[str, str]:
+    """Which skipped datum owns each of ``paths`` in the previous output, if any."""
+    if job.parent_pk is None or not paths:
+        return {}
+    OF = schema.output_files
+    out: dict[str, str] = {}
+    with pfs.store.db.read() as conn:
+        for i in range(0, len(paths), _ROW_BATCH):
+            out.update((r.path, r.datum_id) for r in conn.execute(select(OF.c.path, OF.c.datum_id).where(
+                OF.c.job_pk == job.parent_pk, OF.c.path.in_(paths[i : i + _ROW_BATCH]))))
+    return out
+
+
+def _overlap(other: str, did: str, path: str) -> PathConflict:
+    return PathConflict(
+        f"datums {other} and {did} both wrote {path}; outputs must not overlap "
+        "(write to /pfs/out/$PACH_DATUM_ID/... or set output_merge: append)"
+    )
 
 
 def _commit_output(conn: Connection, job: _Job, tree: str | None, size: int) -> None:
