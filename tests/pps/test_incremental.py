@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 import loxo
 from loxo.meta import schema
-from loxo.pps import runner
+from loxo.pps import datum_sets, incremental, leases, runner
 from loxo.pps.datums import Datum, DatumInput, datum_hash
 
 # One output file per datum, named after the datum's path, holding its files' contents.
@@ -50,26 +50,36 @@ def _edit(c: loxo.Client, rng: random.Random, step: int) -> None:
 
 def _snapshot(c: loxo.Client, job_id: str) -> tuple[Any, ...]:
     store = c.pfs.store
-    J, D, OF = schema.jobs, schema.datums, schema.output_files
+    J = schema.jobs
     with store.db.read() as conn:
         pk = conn.execute(select(J.c.pk).where(J.c.id == job_id)).scalar_one()
+        where = datum_sets.layout(conn, pk)
         datums = sorted(
             (r.datum_id, r.hash, r.state, json.loads(r.inputs), r.output_tree)
-            for r in conn.execute(select(D).where(D.c.job_pk == pk)))
-        owners = sorted(tuple(r) for r in conn.execute(
-            select(OF.c.path, OF.c.datum_id).where(OF.c.job_pk == pk)))
+            for r in datum_sets.datums(conn, where))
+        owners = sorted(datum_sets.all_owners(conn, where).items())
         job = conn.execute(select(J.c.data_total, J.c.data_processed, J.c.data_skipped)
                            .where(J.c.pk == pk)).one()
+    assert len(datums) == job.data_total
     files = {f.path: c.get_file(f"p@{job_id}:{f.path}") for f in c.walk_file(f"p@{job_id}:/")
              if f.kind.value == "file"}
     return datums, owners, tuple(job), files
 
 
-@pytest.mark.parametrize("glob", ["/*", "/*/*", "/**", "/", "/d*"])
+@pytest.mark.parametrize(("glob", "delta_min", "db"), [
+    ("/*", 1000, "sqlite"), ("/*/*", 1000, "sqlite"), ("/**", 1000, "sqlite"),
+    ("/", 1000, "sqlite"), ("/d*", 1000, "sqlite"),
+    # deltas stored whole now and then, and deltas over those; on PostgreSQL too
+    ("/*", 2, "sqlite"), ("/**", 2, "sqlite"),
+    pytest.param("/*", 2, "postgresql", marks=[pytest.mark.slow, pytest.mark.timeout(300)]),
+])
 def test_diff_planning_equals_the_general_planner(
-    glob: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    glob: str, delta_min: int, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
-    stores = [loxo.Client(tmp_path / "fast"), loxo.Client(tmp_path / "general")]
+    monkeypatch.setattr(incremental, "_DELTA_MIN", delta_min)
+    url = request.getfixturevalue("pg_server").new_database() if db == "postgresql" else None
+    stores = [loxo.Client(tmp_path / "fast", db=url), loxo.Client(tmp_path / "general")]
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps(_spec(glob)))
     used = []
@@ -87,7 +97,7 @@ def test_diff_planning_equals_the_general_planner(
         c.create_repo("data")
         c.put_file("data@master:/d0/f0", b"first")
         c.create_pipeline(spec)
-    for step in range(6):
+    for step in range(10):
         for c in stores:
             _edit(c, random.Random(step), step)
         fast, general = (_snapshot(c, c.list_job("p")[0].id) for c in stores)
@@ -95,7 +105,7 @@ def test_diff_planning_equals_the_general_planner(
         assert fast[1:] == general[1:]
         assert _portable(fast[0]) == _portable(general[0])
         _check_rows(stores[0], fast[0])
-    assert used == [False] + [True] * 6  # every job after the first was planned by the diff
+    assert used == [False] + [True] * 10  # every job after the first was planned by the diff
 
 
 def _portable(datums: list[Any]) -> list[Any]:
@@ -136,3 +146,38 @@ def test_a_skipped_datum_keeps_its_lineage_and_names_the_new_commit(tmp_path: Pa
     assert [f.path for f in c.list_file("p@master:/")][:4] == ["/f00", "/f01", "/f02", "/f04"]
     with pytest.raises(loxo.LoxoError):
         c.lineage("p@master:/f03")
+
+
+def test_an_interrupted_delta_job_keeps_what_it_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = loxo.Client(tmp_path / "store")
+    c.create_repo("data")
+    c.put_files("data@master", [loxo.Source(f"/f{i}", data=b"x") for i in range(10)])
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "pipeline": {"name": "p"},
+        "transform": {"cmd": ["sh", "-c", 'tr x y < "$in" > /pfs/out/$(basename $in)']},
+        "input": {"pfs": {"repo": "data", "glob": "/*", "name": "in"}}}))
+    c.create_pipeline(spec)
+    record, calls = runner._record, []
+
+    def crash_on_second(*args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the runner dies between two datum sets
+        record(*args)
+
+    monkeypatch.setattr(runner, "_record", crash_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        c.put_files("data@master", [loxo.Source(f"/f{i}", data=b"xx") for i in range(4)])
+    monkeypatch.setattr(runner, "_record", record)
+    monkeypatch.setattr(leases, "LEASE", 0.01)
+    monkeypatch.setattr(leases, "died_here", lambda owner: True)  # as if that runner died
+    c.run_pending()
+    job = c.list_job("p")[0]
+    assert (job.state.value, job.restart) == ("success", 1)
+    assert (job.data_processed, job.data_skipped, job.data_total) == (4, 6, 10)
+    assert {f.path: c.get_file(f"p@master:{f.path}") for f in c.list_file("p@master:/")} == {
+        f"/f{i}": b"yy" if i < 4 else b"y" for i in range(10)}
+    assert len(c.list_datum(f"p@{job.id}")) == 10

@@ -27,7 +27,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 
 from loxo.errors import DatabaseError
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_SCHEMES = ("postgres://", "postgresql://")
 _PG_DRIVER = "postgresql+psycopg"

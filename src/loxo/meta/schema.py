@@ -124,6 +124,9 @@ jobs = Table(
     # beating is resumed by the next controller.
     Column("owner", String(128), nullable=True),
     Column("heartbeat_at", DateTime(timezone=True), nullable=True),
+    # A job planned by diff stores only what changed since this (whole) job: see
+    # loxo.pps.datum_sets.
+    Column("datums_base", Integer, nullable=True),
     UniqueConstraint("pipeline_id", "id", name="uq_jobs_pipeline_id"),
     Index("ix_jobs_id", "id"),
 )
@@ -157,6 +160,7 @@ output_files = Table(
     Column("job_pk", Integer, ForeignKey("jobs.pk", ondelete="CASCADE"), primary_key=True),
     Column("path", Text, primary_key=True),
     Column("datum_id", String(80), nullable=False),
+    Index("ix_output_files_job_datum", "job_pk", "datum_id"),
 )
 
 logs = Table(

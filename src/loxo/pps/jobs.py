@@ -17,6 +17,7 @@ from loxo.model.jobs import DatumInfo, DatumState, FileLineage, JobInfo, JobStat
 from loxo.model.refs import Commit, File
 from loxo.pfs import Pfs
 from loxo.pfs.lookup import resolve
+from loxo.pps import datum_sets
 from loxo.pps.pipelines import pipeline_row
 
 J, D, P = schema.jobs, schema.datums, schema.pipelines
@@ -62,14 +63,13 @@ class JobOps:
     def list_datum(self, pipeline: str, job_id: str) -> list[DatumInfo]:
         with self.pfs.store.db.read() as conn:
             job = _job_row(conn, pipeline, job_id)
-            rows = conn.execute(select(D).where(D.c.job_pk == job.pk).order_by(D.c.pk))
+            rows = datum_sets.datums(conn, datum_sets.layout(conn, job.pk))
             return [_datum_info(pipeline, job_id, r) for r in rows]
 
     def inspect_datum(self, pipeline: str, job_id: str, datum_id: str) -> DatumInfo:
         with self.pfs.store.db.read() as conn:
             job = _job_row(conn, pipeline, job_id)
-            row = conn.execute(select(D).where(
-                D.c.job_pk == job.pk, D.c.datum_id.startswith(datum_id))).first()
+            row = datum_sets.find_datum(conn, datum_sets.layout(conn, job.pk), datum_id)
             if row is None:
                 raise DatumNotFound(f"datum {datum_id} not found in job {pipeline}@{job_id}")
             return _datum_info(pipeline, job_id, row)
@@ -136,15 +136,14 @@ class JobOps:
                                .where(P.c.name == repo.name, J.c.id == commit.id)).first()
             if job is None:
                 raise InvalidArgument(f"{ref.commit.repo}@{commit.id} was not made by a pipeline job")
-            OF = schema.output_files
-            owner = conn.execute(
-                select(OF.c.datum_id).where(OF.c.job_pk == job.pk, OF.c.path == path)
-            ).first()
+            where = datum_sets.layout(conn, job.pk)
+            owner = datum_sets.owners_of_paths(conn, where, [path]).get(path)
             if owner is None:
                 raise FileNotFound(f"{ref} is not an output of job {repo.name}@{commit.id}")
-            datum = conn.execute(select(D).where(D.c.job_pk == job.pk, D.c.datum_id == owner.datum_id)).one()
+            datum = datum_sets.find_datum(conn, where, owner)
+            assert datum is not None
         files = tuple(self._input_files(json.loads(datum.inputs)))
-        return FileLineage(ref.commit.repo, commit.id, path, repo.name, commit.id, owner.datum_id, files)
+        return FileLineage(ref.commit.repo, commit.id, path, repo.name, commit.id, owner, files)
 
     def _input_files(self, inputs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for item in inputs:

@@ -33,9 +33,19 @@ from loxo.pfs.lookup import repo_row, resolve
 from loxo.pfs.snapshots import build_tree
 from loxo.pfs.tree import Change, Entry, apply_changes
 from loxo.pfs.writes import set_branch_head
-from loxo.pps.datums import Datum, datum_env, datum_hash, datum_id, iter_datums, tree_resolver
+from loxo.pps import datum_sets
+from loxo.pps.datums import (
+    Datum,
+    Match,
+    datum_env,
+    datum_hash,
+    datum_id,
+    iter_datums,
+    pfs_datum,
+    tree_resolver,
+)
 from loxo.pps.egress import egress
-from loxo.pps.incremental import changed_datums, copy_unchanged, diff_basis
+from loxo.pps.incremental import changed_datums, diff_basis, record_delta
 from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput, PfsInput, UnionInput
 from loxo.pps.leases import Heartbeat, claim
 from loxo.pps.spec import PipelineSpec, spec_from_dict
@@ -119,10 +129,12 @@ def _resume(pfs: Pfs, job: _Job) -> None:
     with pfs.store.db.write() as conn:
         gone = [r.datum_id for r in conn.execute(
             select(D.c.datum_id).where(D.c.job_pk == job.pk, unfinished))]
+        delta = conn.execute(select(J.c.datums_base).where(J.c.pk == job.pk)).scalar() is not None
         if gone:
             L = schema.logs
             conn.execute(delete(L).where(L.c.job_pk == job.pk, L.c.datum_id.in_(gone)))
-            conn.execute(delete(D).where(D.c.job_pk == job.pk, unfinished))
+            if not delta:  # a delta job's plan is not made again: _replan runs these
+                conn.execute(delete(D).where(D.c.job_pk == job.pk, unfinished))
         counts: dict[str, int] = {r[0]: r[1] for r in conn.execute(
             select(D.c.state, func.count()).where(D.c.job_pk == job.pk).group_by(D.c.state))}
         restarted = J.c.restart + (1 if counts or gone else 0)
@@ -234,8 +246,11 @@ def _plan_by_diff(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int] | Non
         return None
     commit = job.inputs[0]["commit"]
     with pfs.store.db.read() as conn:
+        row = conn.execute(select(J.c.datums_base, J.c.data_total).where(J.c.pk == job.pk)).one()
+        if row.datums_base is not None:  # planned before an interruption
+            return _replan(pfs, job, leaf, row.data_total)
         if conn.execute(select(D.c.pk).where(D.c.job_pk == job.pk).limit(1)).first():
-            return None  # resumed: the general planner keeps what already ran
+            return None  # resumed whole: the general planner keeps what already ran
         spec_commit = conn.execute(select(J.c.spec_commit).where(J.c.pk == job.parent_pk)).scalar_one()
         own_commit = conn.execute(select(J.c.spec_commit).where(J.c.pk == job.pk)).scalar_one()
     parent_input = (leaf if spec_commit == own_commit
@@ -247,20 +262,32 @@ def _plan_by_diff(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int] | Non
     if basis is None:
         return None
     new_tree = job.trees.get(commit) if commit else None
-    fresh, gone = changed_datums(pfs.store.trees, leaf, commit, new_tree, basis.old_tree)
-    ids = [datum_id(d) for d in fresh]
-    empty = {leaf.name} if leaf.empty_files else set()
+    changes = changed_datums(pfs.store.trees, leaf, commit, new_tree, basis.old_tree)
+    ids = [datum_id(d) for d in changes.fresh]
     rows = [{"job_pk": job.pk, "datum_id": did, "hash": datum_hash(d, job.salt),
              "inputs": _inputs_json(d), "state": DatumState.STARTING.value, "output_tree": None,
-             "output_size": 0, **_ZERO} for d, did in zip(fresh, ids, strict=True)]
+             "output_size": 0, **_ZERO} for d, did in zip(changes.fresh, ids, strict=True)]
     with pfs.store.db.write() as conn:
-        skipped = copy_unchanged(conn, job.pk, basis, commit, ids + gone)
-        if rows:
-            bulk_insert(conn, D, rows)
-        conn.execute(update(J).where(J.c.pk == job.pk).values(
-            data_total=skipped + len(rows), data_skipped=skipped))
-    todo = [_task(d, did, job, empty) for d, did in zip(fresh, ids, strict=True)]
-    return todo, skipped + len(rows), skipped
+        total, skipped = record_delta(conn, job.pk, basis, commit, changes, rows)
+    empty = {leaf.name} if leaf.empty_files else set()
+    todo = [_task(d, did, job, empty) for d, did in zip(changes.fresh, ids, strict=True)]
+    return todo, total, skipped
+
+
+def _replan(pfs: Pfs, job: _Job, leaf: PfsInput, total: int) -> tuple[list[DatumTask], int, int]:
+    """The datums a delta job still has to run after an interruption: its own rows that
+    never finished (``_resume`` kept them for this)."""
+    empty = {leaf.name} if leaf.empty_files else set()
+    commit = job.inputs[0]["commit"]
+    with pfs.store.db.read() as conn:
+        rows = list(conn.execute(select(D.c.datum_id, D.c.inputs).where(
+            D.c.job_pk == job.pk, D.c.state == DatumState.STARTING.value)))
+    todo = []
+    for r in rows:
+        (item,) = json.loads(r.inputs)
+        d = pfs_datum(leaf, commit, Match(item["path"], item["id"], 0, False))
+        todo.append(_task(d, r.datum_id, job, empty))
+    return todo, total, total - len(todo)
 
 
 _ZERO = {"error": "", "attempts": 0, "download_seconds": 0.0, "process_seconds": 0.0,
@@ -301,14 +328,10 @@ def _prior(pfs: Pfs, job: _Job) -> dict[str, tuple[str | None, int]]:
     """Datums done by the previous successful job: hash -> (output tree, size)."""
     if job.parent_pk is None:
         return {}
+    done = (DatumState.SUCCESS.value, DatumState.SKIPPED.value)
     with pfs.store.db.read() as conn:
-        rows = conn.execute(
-            select(D.c.hash, D.c.output_tree, D.c.output_size).where(
-                D.c.job_pk == job.parent_pk,
-                D.c.state.in_([DatumState.SUCCESS.value, DatumState.SKIPPED.value]),
-            )
-        )
-        return {r.hash: (r.output_tree, r.output_size) for r in rows}
+        rows = datum_sets.datums(conn, datum_sets.layout(conn, job.parent_pk))
+        return {r.hash: (r.output_tree, r.output_size) for r in rows if r.state in done}
 
 
 def _transform(spec: PipelineSpec) -> Transform:
@@ -417,36 +440,67 @@ def _when(ts: float) -> datetime:
 def _land(pfs: Pfs, job: _Job) -> None:
     """Build the output tree incrementally and land commit, provenance, lineage and state.
 
-    Work in Python is proportional to the datums that ran, not to those skipped: the
-    skipped datums' files stay where they are in the previous output tree, and their
-    ownership rows are copied by the database.
+    The skipped datums' files stay where they are in the previous output tree; only the
+    outputs of datums that changed, vanished or ran now are touched. For a job stored as
+    a delta (``datum_sets``) that is all the work there is; a whole job also lists every
+    output owner.
     """
-    OF = schema.output_files
-    skipped = select(D.c.datum_id).where(
-        D.c.job_pk == job.pk, D.c.state == DatumState.SKIPPED.value, D.c.datum_id == OF.c.datum_id)
     with pfs.store.db.read() as conn:
         base = _parent_tree(conn, job)
-        gone = {r.path: r.datum_id for r in conn.execute(select(OF.c.path, OF.c.datum_id).where(
-            OF.c.job_pk == job.parent_pk, ~skipped.exists()))}
+        mine = datum_sets.layout(conn, job.pk)
+        parent = datum_sets.layout(conn, job.parent_pk) if job.parent_pk is not None else None
+        gone, kept = _superseded(conn, job, mine, parent)
         made = [(r.datum_id, r.output_tree) for r in conn.execute(
             select(D.c.datum_id, D.c.output_tree).where(
                 D.c.job_pk == job.pk, D.c.state == DatumState.SUCCESS.value,
                 D.c.output_tree.is_not(None)).order_by(D.c.datum_id))]
     changes = [Change(tuple(split_path(p)), "delete") for p in gone]
-    new_owners = _new_outputs(pfs, job, made, gone, changes)
+    new_owners = _new_outputs(pfs, job, parent, made, gone, changes)
     writer = pfs.store.writer()
     tree, size = apply_changes(pfs.store.trees, base, changes, writer)
     writer.flush()
     with pfs.store.db.write() as conn:
         _commit_output(conn, job, tree, size)
-        if job.parent_pk is not None:
-            conn.execute(insert(OF).from_select(["job_pk", "path", "datum_id"], select(
-                literal(job.pk), OF.c.path, OF.c.datum_id).where(
-                    OF.c.job_pk == job.parent_pk, skipped.exists())))
+        _record_owners(conn, job, parent, kept, new_owners)
+
+
+def _superseded(
+    conn: Connection, job: _Job, mine: datum_sets.Layout, parent: datum_sets.Layout | None
+) -> tuple[dict[str, str], dict[str, str] | None]:
+    """(the previous output's files whose datum changed or vanished, and for a whole job
+    the owners of the files that stay)."""
+    if parent is None:
+        return {}, {}
+    if mine.base_pk is not None:  # what changed since the parent has rows that are not skips
+        redone = [r.datum_id for r in conn.execute(select(D.c.datum_id).where(
+            D.c.job_pk == job.pk, D.c.state != DatumState.SKIPPED.value))]
+        return datum_sets.owners_of_datums(conn, parent, redone), None
+    skipped = {r.datum_id for r in conn.execute(select(D.c.datum_id).where(
+        D.c.job_pk == job.pk, D.c.state == DatumState.SKIPPED.value))}
+    owners = datum_sets.all_owners(conn, parent)
+    gone = {p: d for p, d in owners.items() if d not in skipped}
+    return gone, {p: d for p, d in owners.items() if d in skipped}
+
+
+def _record_owners(
+    conn: Connection, job: _Job, parent: datum_sets.Layout | None, kept: dict[str, str] | None,
+    new_owners: dict[str, str],
+) -> None:
+    """Who wrote each output file: the job's own owner rows (see ``datum_sets``)."""
+    OF = schema.output_files
+    if kept is not None:  # a whole job
+        bulk_insert(conn, OF, [{"job_pk": job.pk, "path": p, "datum_id": d}
+                               for p, d in kept.items() if p not in new_owners])
+    elif parent is not None and parent.base_pk is not None:  # carry the parent's delta
+        redone = select(D.c.pk).where(D.c.job_pk == job.pk, D.c.datum_id == OF.c.datum_id,
+                                      D.c.state != DatumState.SKIPPED.value)
+        conn.execute(insert(OF).from_select(["job_pk", "path", "datum_id"], select(
+            literal(job.pk), OF.c.path, OF.c.datum_id).where(
+                OF.c.job_pk == parent.job_pk, ~redone.exists())))
         paths = list(new_owners)
         for i in range(0, len(paths), _ROW_BATCH):  # appended to: the new datum owns it now
             conn.execute(delete(OF).where(OF.c.job_pk == job.pk, OF.c.path.in_(paths[i : i + _ROW_BATCH])))
-        bulk_insert(conn, OF, [{"job_pk": job.pk, "path": p, "datum_id": d} for p, d in new_owners.items()])
+    bulk_insert(conn, OF, [{"job_pk": job.pk, "path": p, "datum_id": d} for p, d in new_owners.items()])
 
 
 def _parent_tree(conn: Connection, job: _Job) -> str | None:
@@ -461,7 +515,8 @@ def _parent_tree(conn: Connection, job: _Job) -> str | None:
 
 
 def _new_outputs(
-    pfs: Pfs, job: _Job, made: list[tuple[str, str]], gone: dict[str, str], changes: list[Change]
+    pfs: Pfs, job: _Job, parent: datum_sets.Layout | None, made: list[tuple[str, str]],
+    gone: dict[str, str], changes: list[Change],
 ) -> dict[str, str]:
     """Add puts for the files of the datums that ran to ``changes``; returns their owners.
 
@@ -482,7 +537,10 @@ def _new_outputs(
                 raise _overlap(other, did, path)
             owners[path] = did
             files.append((path, did, entry))
-    kept = _kept_owners(pfs, job, [p for p in owners if p not in gone])
+    kept: dict[str, str] = {}
+    if parent is not None:
+        with pfs.store.db.read() as conn:
+            kept = datum_sets.owners_of_paths(conn, parent, [p for p in owners if p not in gone])
     for path, did, entry in files:
         other = kept.get(path)
         if other is not None and not append:
@@ -490,19 +548,6 @@ def _new_outputs(
         # appending to no file is a put, so "append" is right for every file
         changes.append(Change(tuple(split_path(path)), "append" if append else "put", entry))
     return owners
-
-
-def _kept_owners(pfs: Pfs, job: _Job, paths: list[str]) -> dict[str, str]:
-    """Which skipped datum owns each of ``paths`` in the previous output, if any."""
-    if job.parent_pk is None or not paths:
-        return {}
-    OF = schema.output_files
-    out: dict[str, str] = {}
-    with pfs.store.db.read() as conn:
-        for i in range(0, len(paths), _ROW_BATCH):
-            out.update((r.path, r.datum_id) for r in conn.execute(select(OF.c.path, OF.c.datum_id).where(
-                OF.c.job_pk == job.parent_pk, OF.c.path.in_(paths[i : i + _ROW_BATCH]))))
-    return out
 
 
 def _overlap(other: str, did: str, path: str) -> PathConflict:
