@@ -121,7 +121,7 @@ def bench_skipping(work: Path, count: int) -> list[tuple[str, str, float, float,
     home = work / "store-many"
     store_with(home, files)
     first = spec("skip", [sys.executable, "-c", BATCH_LOOP], batching=True)
-    secs_first, _ = run_pipeline(home, first, work, "skip")
+    secs_first, rss_first = run_pipeline(home, first, work, "skip")
     changed = work / "changed"
     changed.write_text("changed\n")
     secs, rss, out = measured_output(sdk(
@@ -134,7 +134,7 @@ def bench_skipping(work: Path, count: int) -> list[tuple[str, str, float, float,
     ))
     job = float(out.strip())
     return [
-        ("(3) first job", f"{count:,} datums, batching", secs_first, count / secs_first, 0.0),
+        ("(3) first job", f"{count:,} datums, batching", secs_first, count / secs_first, rss_first),
         ("(3) re-run after 1 change", "whole command: start, put, job", secs, 0.0, rss),
         ("(3) re-run after 1 change", f"the job, {count - 1:,} skipped", job, job / (count - 1) * 1e6, 0.0),
     ]

@@ -15,24 +15,21 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, literal, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from loxo.errors import PathConflict
 from loxo.meta import schema
 from loxo.meta.db import bulk_insert, utcnow
-from loxo.model.address import split_path
 from loxo.model.jobs import DatumState, JobState
-from loxo.model.refs import Commit, File, Origin
+from loxo.model.refs import Commit, File
 from loxo.pfs import Pfs
 from loxo.pfs.lookup import repo_row, resolve
 from loxo.pfs.snapshots import build_tree
-from loxo.pfs.tree import Change, Entry, apply_changes
-from loxo.pfs.writes import set_branch_head
 from loxo.pps import datum_sets
 from loxo.pps.datums import (
     Datum,
@@ -47,6 +44,8 @@ from loxo.pps.datums import (
 from loxo.pps.egress import egress
 from loxo.pps.incremental import changed_datums, diff_basis, record_delta
 from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput, PfsInput, UnionInput
+from loxo.pps.job_run import JobRun
+from loxo.pps.landing import land
 from loxo.pps.leases import Heartbeat, claim
 from loxo.pps.spec import PipelineSpec, spec_from_dict
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, TaskResources, Transform
@@ -57,19 +56,6 @@ Progress = Callable[[int, int], None]
 
 _SETS_PER_WORKER = 4
 _ROW_BATCH = 2000
-
-
-@dataclass
-class _Job:
-    pk: int
-    id: str
-    pipeline: str
-    pipeline_id: int
-    spec: PipelineSpec
-    salt: str
-    inputs: list[dict[str, str]]
-    parent_pk: int | None
-    trees: dict[str, str | None] = field(default_factory=dict)  # commit id -> tree
 
 
 def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = None) -> JobState | None:
@@ -91,7 +77,7 @@ def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = No
             return _finish(pfs, job, JobState.FAILURE, f"could not run datums: {exc}")
 
 
-def _run(pfs: Pfs, executor: Any, job: _Job, progress: Progress | None) -> JobState:
+def _run(pfs: Pfs, executor: Any, job: JobRun, progress: Progress | None) -> JobState:
     started = time.monotonic()
     try:
         todo, total, done = _plan(pfs, job)
@@ -102,7 +88,7 @@ def _run(pfs: Pfs, executor: Any, job: _Job, progress: Progress | None) -> JobSt
             return _finish(pfs, job, JobState.KILLED, stopped)
         if failed:
             return _finish(pfs, job, JobState.FAILURE, failed)
-        _land(pfs, job)
+        land(pfs, job)
     except PathConflict as exc:
         return _finish(pfs, job, JobState.FAILURE, exc.message)
     if job.spec.egress:
@@ -114,7 +100,7 @@ def _run(pfs: Pfs, executor: Any, job: _Job, progress: Progress | None) -> JobSt
     return _finish(pfs, job, JobState.SUCCESS, "")
 
 
-def _landed(pfs: Pfs, job: _Job) -> bool:
+def _landed(pfs: Pfs, job: JobRun) -> bool:
     with pfs.store.db.read() as conn:
         repo = repo_row(conn, job.pipeline)
         C = schema.commits
@@ -123,7 +109,7 @@ def _landed(pfs: Pfs, job: _Job) -> bool:
         ).first() is not None
 
 
-def _resume(pfs: Pfs, job: _Job) -> None:
+def _resume(pfs: Pfs, job: JobRun) -> None:
     """Forget datums an interrupted run left unfinished; recount the finished ones."""
     unfinished = D.c.state == DatumState.STARTING.value
     with pfs.store.db.write() as conn:
@@ -151,7 +137,7 @@ def spec_at(pfs: Pfs, pipeline: str, spec_commit: str) -> PipelineSpec:
     return spec_from_dict(json.loads(data))
 
 
-def _load(pfs: Pfs, job_pk: int) -> _Job:
+def _load(pfs: Pfs, job_pk: int) -> JobRun:
     with pfs.store.db.read() as conn:
         row = conn.execute(select(J).where(J.c.pk == job_pk)).one()
         pipeline = conn.execute(
@@ -164,7 +150,7 @@ def _load(pfs: Pfs, job_pk: int) -> _Job:
             ).order_by(J.c.pk.desc()).limit(1)
         ).first()
     spec = spec_at(pfs, pipeline.name, row.spec_commit)
-    job = _Job(row.pk, row.id, pipeline.name, pipeline.id, spec, row.salt,
+    job = JobRun(row.pk, row.id, pipeline.name, pipeline.id, spec, row.salt,
                json.loads(row.inputs), parent.pk if parent else None)
     with pfs.store.db.read() as conn:
         for item in job.inputs:
@@ -191,7 +177,7 @@ def resolved_input(node: Input, inputs: Sequence[dict[str, str]]) -> Input:
     return pin(node)
 
 
-def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
+def _plan(pfs: Pfs, job: JobRun) -> tuple[list[DatumTask], int, int]:
     """Record every datum, skipped or to do; returns (to do, total, already done)."""
     fast = _plan_by_diff(pfs, job)
     if fast is not None:
@@ -237,7 +223,7 @@ def _plan(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int]:
     return todo, total, kept + fresh_skips
 
 
-def _plan_by_diff(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int] | None:
+def _plan_by_diff(pfs: Pfs, job: JobRun) -> tuple[list[DatumTask], int, int] | None:
     """``_plan`` for a single pfs input diffed against the previous job (see
     ``loxo.pps.incremental``); None where that does not apply."""
     leaf = job.spec.input
@@ -274,7 +260,7 @@ def _plan_by_diff(pfs: Pfs, job: _Job) -> tuple[list[DatumTask], int, int] | Non
     return todo, total, skipped
 
 
-def _replan(pfs: Pfs, job: _Job, leaf: PfsInput, total: int) -> tuple[list[DatumTask], int, int]:
+def _replan(pfs: Pfs, job: JobRun, leaf: PfsInput, total: int) -> tuple[list[DatumTask], int, int]:
     """The datums a delta job still has to run after an interruption: its own rows that
     never finished (``_resume`` kept them for this)."""
     empty = {leaf.name} if leaf.empty_files else set()
@@ -302,7 +288,7 @@ def _pfs_leaves(node: Input) -> Iterator[PfsInput]:
             yield from _pfs_leaves(child)
 
 
-def _task(d: Datum, did: str, job: _Job, empty: set[str]) -> DatumTask:
+def _task(d: Datum, did: str, job: JobRun, empty: set[str]) -> DatumTask:
     inputs = tuple(
         TaskInput(i.name, i.repo, i.commit, job.trees.get(i.commit), i.path, i.name in empty)
         for i in d.inputs
@@ -324,7 +310,7 @@ def _insert(pfs: Pfs, rows: list[dict[str, Any]]) -> None:
         rows.clear()
 
 
-def _prior(pfs: Pfs, job: _Job) -> dict[str, tuple[str | None, int]]:
+def _prior(pfs: Pfs, job: JobRun) -> dict[str, tuple[str | None, int]]:
     """Datums done by the previous successful job: hash -> (output tree, size)."""
     if job.parent_pk is None:
         return {}
@@ -356,7 +342,7 @@ def _resources(spec: PipelineSpec) -> TaskResources:
 
 
 def _process(
-    pfs: Pfs, executor: Any, job: _Job, todo: list[DatumTask], total: int, done: int,
+    pfs: Pfs, executor: Any, job: JobRun, todo: list[DatumTask], total: int, done: int,
     started: float, progress: Progress | None,
 ) -> tuple[str, str]:
     """Run the datums to do; returns (failure reason or "", why it was stopped or "")."""
@@ -391,12 +377,12 @@ def _process(
     ), ""
 
 
-def _state(pfs: Pfs, job: _Job) -> JobState:
+def _state(pfs: Pfs, job: JobRun) -> JobState:
     with pfs.store.db.read() as conn:
         return JobState(conn.execute(select(J.c.state).where(J.c.pk == job.pk)).scalar_one())
 
 
-def _record(pfs: Pfs, job: _Job, results: list[DatumResult]) -> None:
+def _record(pfs: Pfs, job: JobRun, results: list[DatumResult]) -> None:
     """Assemble each datum's output tree (one writer and one flush for the whole set),
     then record states, timings, logs and counters in one transaction."""
     writer = pfs.store.writer()
@@ -437,154 +423,11 @@ def _when(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _land(pfs: Pfs, job: _Job) -> None:
-    """Build the output tree incrementally and land commit, provenance, lineage and state.
-
-    The skipped datums' files stay where they are in the previous output tree; only the
-    outputs of datums that changed, vanished or ran now are touched. For a job stored as
-    a delta (``datum_sets``) that is all the work there is; a whole job also lists every
-    output owner.
-    """
-    with pfs.store.db.read() as conn:
-        base = _parent_tree(conn, job)
-        mine = datum_sets.layout(conn, job.pk)
-        parent = datum_sets.layout(conn, job.parent_pk) if job.parent_pk is not None else None
-        gone, kept = _superseded(conn, job, mine, parent)
-        made = [(r.datum_id, r.output_tree) for r in conn.execute(
-            select(D.c.datum_id, D.c.output_tree).where(
-                D.c.job_pk == job.pk, D.c.state == DatumState.SUCCESS.value,
-                D.c.output_tree.is_not(None)).order_by(D.c.datum_id))]
-    changes = [Change(tuple(split_path(p)), "delete") for p in gone]
-    new_owners = _new_outputs(pfs, job, parent, made, gone, changes)
-    writer = pfs.store.writer()
-    tree, size = apply_changes(pfs.store.trees, base, changes, writer)
-    writer.flush()
-    with pfs.store.db.write() as conn:
-        _commit_output(conn, job, tree, size)
-        _record_owners(conn, job, parent, kept, new_owners)
-
-
-def _superseded(
-    conn: Connection, job: _Job, mine: datum_sets.Layout, parent: datum_sets.Layout | None
-) -> tuple[dict[str, str], dict[str, str] | None]:
-    """(the previous output's files whose datum changed or vanished, and for a whole job
-    the owners of the files that stay)."""
-    if parent is None:
-        return {}, {}
-    if mine.base_pk is not None:  # what changed since the parent has rows that are not skips
-        redone = [r.datum_id for r in conn.execute(select(D.c.datum_id).where(
-            D.c.job_pk == job.pk, D.c.state != DatumState.SKIPPED.value))]
-        return datum_sets.owners_of_datums(conn, parent, redone), None
-    skipped = {r.datum_id for r in conn.execute(select(D.c.datum_id).where(
-        D.c.job_pk == job.pk, D.c.state == DatumState.SKIPPED.value))}
-    owners = datum_sets.all_owners(conn, parent)
-    gone = {p: d for p, d in owners.items() if d not in skipped}
-    return gone, {p: d for p, d in owners.items() if d in skipped}
-
-
-def _record_owners(
-    conn: Connection, job: _Job, parent: datum_sets.Layout | None, kept: dict[str, str] | None,
-    new_owners: dict[str, str],
-) -> None:
-    """Who wrote each output file: the job's own owner rows (see ``datum_sets``)."""
-    OF = schema.output_files
-    if kept is not None:  # a whole job
-        bulk_insert(conn, OF, [{"job_pk": job.pk, "path": p, "datum_id": d}
-                               for p, d in kept.items() if p not in new_owners])
-    elif parent is not None and parent.base_pk is not None:  # carry the parent's delta
-        redone = select(D.c.pk).where(D.c.job_pk == job.pk, D.c.datum_id == OF.c.datum_id,
-                                      D.c.state != DatumState.SKIPPED.value)
-        conn.execute(insert(OF).from_select(["job_pk", "path", "datum_id"], select(
-            literal(job.pk), OF.c.path, OF.c.datum_id).where(
-                OF.c.job_pk == parent.job_pk, ~redone.exists())))
-        paths = list(new_owners)
-        for i in range(0, len(paths), _ROW_BATCH):  # appended to: the new datum owns it now
-            conn.execute(delete(OF).where(OF.c.job_pk == job.pk, OF.c.path.in_(paths[i : i + _ROW_BATCH])))
-    bulk_insert(conn, OF, [{"job_pk": job.pk, "path": p, "datum_id": d} for p, d in new_owners.items()])
-
-
-def _parent_tree(conn: Connection, job: _Job) -> str | None:
-    """The previous successful job's output tree."""
-    if job.parent_pk is None:
-        return None
-    parent = conn.execute(select(J.c.id).where(J.c.pk == job.parent_pk)).one()
-    repo = repo_row(conn, job.pipeline)
-    row = conn.execute(select(schema.commits.c.tree).where(
-        schema.commits.c.repo_id == repo.id, schema.commits.c.id == parent.id)).first()
-    return row.tree if row else None
-
-
-def _new_outputs(
-    pfs: Pfs, job: _Job, parent: datum_sets.Layout | None, made: list[tuple[str, str]],
-    gone: dict[str, str], changes: list[Change],
-) -> dict[str, str]:
-    """Add puts for the files of the datums that ran to ``changes``; returns their owners.
-
-    Two datums writing one path is an error unless the spec asks for 1.x append merging;
-    the other may be one that ran now or a skipped one whose file stays.
-    """
-    append = job.spec.output_merge == "append"
-    owners: dict[str, str] = {}
-    files: list[tuple[str, str, Entry]] = []
-    for did, output in made:
-        root = pfs.store.trees.lookup(output, [])
-        assert root is not None
-        for path, entry in pfs.store.trees.walk(root, "/"):
-            if entry.is_dir:
-                continue
-            other = owners.get(path)
-            if other is not None and not append:
-                raise _overlap(other, did, path)
-            owners[path] = did
-            files.append((path, did, entry))
-    kept: dict[str, str] = {}
-    if parent is not None:
-        with pfs.store.db.read() as conn:
-            kept = datum_sets.owners_of_paths(conn, parent, [p for p in owners if p not in gone])
-    for path, did, entry in files:
-        other = kept.get(path)
-        if other is not None and not append:
-            raise _overlap(other, did, path)
-        # appending to no file is a put, so "append" is right for every file
-        changes.append(Change(tuple(split_path(path)), "append" if append else "put", entry))
-    return owners
-
-
-def _overlap(other: str, did: str, path: str) -> PathConflict:
-    return PathConflict(
-        f"datums {other} and {did} both wrote {path}; outputs must not overlap "
-        "(write to /pfs/out/$PACH_DATUM_ID/... or set output_merge: append)"
-    )
-
-
-def _commit_output(conn: Connection, job: _Job, tree: str | None, size: int) -> None:
-    C = schema.commits
-    repo = repo_row(conn, job.pipeline)
-    branch = job.spec.output_branch
-    head = conn.execute(select(schema.branches.c.head).where(
-        schema.branches.c.repo_id == repo.id, schema.branches.c.name == branch)).scalar()
-    now = utcnow()
-    conn.execute(C.insert().values(
-        repo_id=repo.id, id=job.id, branch=branch, parent=head, origin=Origin.AUTO.value,
-        description=f"output of job {job.id}", started_at=now, finished_at=now, tree=tree,
-        size_bytes=size,
-    ))
-    set_branch_head(conn, repo.id, branch, job.id)
-    sources = {(i["repo"], i["commit"]) for i in job.inputs}
-    spec_commit = conn.execute(select(J.c.spec_commit).where(J.c.pk == job.pk)).scalar_one()
-    sources.add((f"{job.pipeline}.spec", spec_commit))
-    for from_repo, from_commit in sorted(sources):
-        conn.execute(schema.commit_provenance.insert().values(
-            repo_id=repo.id, commit_id=job.id,
-            from_repo_id=repo_row(conn, from_repo).id, from_commit_id=from_commit,
-        ))
-
-
 def _set(pfs: Pfs, job_pk: int, **values: Any) -> None:
     with pfs.store.db.write() as conn:
         conn.execute(update(J).where(J.c.pk == job_pk).values(**values))
 
 
-def _finish(pfs: Pfs, job: _Job, state: JobState, reason: str) -> JobState:
+def _finish(pfs: Pfs, job: JobRun, state: JobState, reason: str) -> JobState:
     _set(pfs, job.pk, state=state.value, reason=reason, finished_at=utcnow())
     return state
