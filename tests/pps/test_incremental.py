@@ -181,3 +181,21 @@ def test_an_interrupted_delta_job_keeps_what_it_finished(
     assert {f.path: c.get_file(f"p@master:{f.path}") for f in c.list_file("p@master:/")} == {
         f"/f{i}": b"yy" if i < 4 else b"y" for i in range(10)}
     assert len(c.list_datum(f"p@{job.id}")) == 10
+
+
+def test_a_recovered_datum_runs_again_in_the_next_job(tmp_path: Path) -> None:
+    c = loxo.Client(tmp_path / "store")
+    c.create_repo("data")
+    c.put_files("data@master", [loxo.Source(f"/f{i}", data=b"x") for i in range(5)])
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({
+        "pipeline": {"name": "p"}, "datum_tries": 1,
+        "transform": {"cmd": ["sh", "-c", 'test "$(basename $in)" != f0 && cp "$in" /pfs/out/'],
+                      "err_cmd": ["true"]},
+        "input": {"pfs": {"repo": "data", "glob": "/*", "name": "in"}}}))
+    c.create_pipeline(spec)
+    first = c.list_job("p")[0]
+    assert (first.state.value, first.data_recovered, first.data_processed) == ("success", 1, 4)
+    c.put_file("data@master:/f3", b"changed")
+    job = c.list_job("p")[0]
+    assert (job.data_recovered, job.data_processed, job.data_skipped) == (1, 1, 3)

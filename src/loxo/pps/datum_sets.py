@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, func, literal, null, select
+from sqlalchemy import Connection, Row, func, literal, null, select
 
 from loxo.meta import schema
 from loxo.model.jobs import DatumState
@@ -136,10 +136,3 @@ def _pairs(conn: Connection, query: Any) -> Iterable[tuple[str, str]]:
 
 def own_row_count(conn: Connection, job_pk: int) -> int:
     return int(conn.execute(select(func.count()).select_from(D).where(D.c.job_pk == job_pk)).scalar_one())
-
-
-def unsettled(conn: Connection, job_pk: int) -> int:
-    """The job's own rows that a next job must run again (failed, recovered)."""
-    done = (DatumState.SUCCESS.value, DatumState.SKIPPED.value, GONE)
-    return int(conn.execute(select(func.count()).select_from(D).where(
-        and_(D.c.job_pk == job_pk, D.c.state.not_in(done)))).scalar_one())

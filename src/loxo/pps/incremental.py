@@ -53,12 +53,13 @@ def diff_basis(conn: Connection, parent_pk: int, salt: str, leaf: PfsInput,
     """The basis for diffing, or None when the previous job cut its datums differently
     (another glob or salt) or left datums that must run again (failed, recovered)."""
     J = schema.jobs
-    parent = conn.execute(select(J.c.salt, J.c.inputs, J.c.datums_base, J.c.data_total)
+    parent = conn.execute(select(J.c.salt, J.c.inputs, J.c.datums_base, J.c.data_total,
+                                 J.c.data_failed, J.c.data_recovered)
                           .where(J.c.pk == parent_pk)).one()
     inputs = json.loads(parent.inputs)
     if parent.salt != salt or parent_input != leaf or len(inputs) != 1:
         return None
-    if datum_sets.unsettled(conn, parent_pk):
+    if parent.data_failed or parent.data_recovered:  # counted as they ran: no row scan
         return None
     old_commit = inputs[0]["commit"]
     tree = resolve(conn, Commit(leaf.repo, old_commit))[1].tree if old_commit else None
