@@ -123,9 +123,9 @@ def test_a_killed_worker_fails_its_datums_and_the_job_ends(home: Path, tmp_path:
         thread = threading.Thread(target=run)
         thread.start()
         deadline = time.monotonic() + 30
-        while len(list(scratch.glob("*/out/*/started"))) < 2 and time.monotonic() < deadline:
+        while len(list(scratch.glob("*/out/*/*/started"))) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        started = list(scratch.glob("*/out/*/started"))
+        started = list(scratch.glob("*/out/*/*/started"))
         assert len(started) == 2, "both workers should be running a slow datum"
         pids = worker_pids()
         assert len(pids) == 2

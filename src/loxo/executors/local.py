@@ -102,8 +102,15 @@ class LocalExecutor:
     def _pool(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         if not self._procs:
             self._prepare()
-        while len(self._procs) < parallelism:
-            self._procs.append(_Process(self, len(self._procs) + 1))
+        new = [_Process(self, n + 1) for n in range(len(self._procs), parallelism)]
+        try:
+            for p in new:  # all started before any is waited for: they import and open in parallel
+                p.hello()
+        except BaseException:
+            for p in new:
+                p.close(kill=True)
+            raise
+        self._procs += new
         workers = self._procs[:parallelism]
         source = iter(sets)
         lock = threading.Lock()
@@ -184,7 +191,10 @@ class _Process:
         self.inp: IO[bytes] = self.proc.stdin
         self.out: IO[bytes] = self.proc.stdout
         send(self.inp, (owner.location, str(scratch), owner.use_sandbox))
-        owner._warning = receive(self.out)
+
+    def hello(self) -> None:
+        """Wait until the worker is ready (its answer: the sandbox warning, or None)."""
+        self.owner._warning = receive(self.out)
 
     def run(self, work: DatumSet) -> list[DatumResult]:
         """The set's results. A failure outside user code fails the set's datums with
@@ -198,6 +208,7 @@ class _Process:
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
             reason = f"worker process {self.proc.pid} {how} while running this datum"
             self._start()
+            self.hello()
             return _failed(work, reason)
         if isinstance(reply, WorkerFailure):
             return _failed(work, f"worker failed: {reply.message}")

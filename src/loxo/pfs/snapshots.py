@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from loxo.errors import SourceError
@@ -64,26 +65,55 @@ def build_tree(store: Store, writer: BlobWriter, files: Stored) -> tuple[str | N
     return apply_changes(store.trees, None, changes, writer)
 
 
-def materialize(store: Store, tree: str | None, path: str, target: Path, empty: bool = False) -> int:
+def materialize(
+    store: Store, tree: str | None, path: str, target: str | Path, empty: bool = False,
+    created: list[tuple[str, bool]] | None = None,
+) -> int:
     """Write the file or directory at ``path`` of ``tree`` under ``target`` (keeping the
-    repo-relative path); returns bytes written. ``empty`` writes every file empty."""
+    repo-relative path; ``target`` is made even when there is nothing there); returns
+    bytes written. ``empty`` writes every file empty. ``created`` collects ``(path, is
+    directory)`` for everything made, parents first, so a caller can remove exactly that
+    (cheaper than walking it again with ``rmtree``)."""
+    root = os.fspath(target)
+    try:  # one call where the parent exists, as it does for workers
+        os.mkdir(root)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        os.makedirs(root, exist_ok=True)
+    made = {root}  # plain strings and os calls: this runs once per datum
+    record = created.append if created is not None else (lambda item: None)
+    record((root, True))
     entry = store.trees.lookup(tree, split_path(path))
     if entry is None:
         return 0
     written = 0
-    root = os.fspath(target)
-    made: set[str] = set()  # plain strings and one makedirs per directory: this runs per datum
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
     for sub, e in store.trees.walk(entry, normalize_path(path)):
-        local = os.path.join(root, sub.lstrip("/"))
-        folder = local if e.is_dir else os.path.dirname(local)
-        if folder not in made:
-            os.makedirs(folder, exist_ok=True)
-            made.add(folder)
+        local = root if sub == "/" else root + sub  # sub is normalised: "/" or "/a/b"
+        _make_dirs(local if e.is_dir else os.path.dirname(local), made, record)
         if e.is_dir:
             continue
-        with open(local, "wb") as out:
+        fd = os.open(local, flags, 0o666)
+        record((local, False))
+        try:
             if not empty:
                 for chunk in store.blobs.read_parts(e.parts):
-                    out.write(chunk)
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
                     written += len(chunk)
+        finally:
+            os.close(fd)
     return written
+
+
+def _make_dirs(folder: str, made: set[str], record: Callable[[tuple[str, bool]], None]) -> None:
+    """Make ``folder`` below an already made one, recording each level made."""
+    if folder in made:
+        return
+    _make_dirs(os.path.dirname(folder), made, record)
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(folder)
+    made.add(folder)
+    record((folder, True))

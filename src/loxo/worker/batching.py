@@ -138,7 +138,7 @@ class _Session:
         lines = tuple(read_logs(self.logs, hand.offsets))
         now = time.time()
         self.done.append(Ran(
-            hand.datum.datum_id, "success" if ok else "failed", ok, hand.out, error, attempts,
+            hand.datum.datum_id, "success" if ok else "failed", ok, str(hand.out), error, attempts,
             hand.started, now, hand.fetched - hand.started, now - hand.fetched,
             hand.downloaded, lines,
         ))
@@ -205,7 +205,7 @@ def _give_up_if_exhausted(
     pending.popleft()
     inp, out, logs = session.worker.slot()
     now = time.time()
-    done.append(Ran(datum.datum_id, "failed", False, out,
+    done.append(Ran(datum.datum_id, "failed", False, str(out),
                     f"batch process {_why(result)} without taking this datum (tried {limit} times)",
                     limit, now, now, 0.0, 0.0, 0, tuple(read_logs(session.logs))))
     shutil.rmtree(inp, ignore_errors=True)

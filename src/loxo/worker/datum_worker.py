@@ -12,13 +12,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 from loxo.pfs.snapshots import materialize, store_directories
 from loxo.pfs.store import Store, StoreLocation
 from loxo.worker.batching import run_batched
-from loxo.worker.logs import read_logs
-from loxo.worker.sandbox import RunRequest, RunResult, Sandbox, open_sandbox
+from loxo.worker.logs import LogRanges
+from loxo.worker.sandbox import DatumRun, Program, Sandbox, open_sandbox
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, Ran, Transform
 
 
@@ -39,10 +41,12 @@ class DatumWorker:
         """Run every datum of the set, then store all their outputs at once."""
         if work.transform.datum_batching:
             ran = run_batched(self, work)
+            trash = [r.out for r in ran]
         else:
-            ran = [self._run_datum(work, d) for d in work.datums]
+            ran, out_root = self._run_all(work)
+            trash = [out_root]  # one removal for the whole set
         started = time.time()
-        stored = store_directories(self.store, [str(r.out) for r in ran if r.ok])
+        stored = store_directories(self.store, [r.out for r in ran if r.ok])
         upload = (time.time() - started) / max(1, len(stored))
         outputs = iter(stored)
         results = []
@@ -53,7 +57,8 @@ class DatumWorker:
                 r.attempts, r.started, r.finished, r.download, r.process, upload if r.ok else 0.0,
                 r.downloaded, r.logs,
             ))
-            shutil.rmtree(r.out, ignore_errors=True)
+        for path in trash:
+            shutil.rmtree(path, ignore_errors=True)
         return results
 
     def slot(self, logs: bool = True) -> tuple[Path, Path, Path]:
@@ -67,14 +72,17 @@ class DatumWorker:
             os.makedirs(log_dir)
         return inp, out, log_dir
 
-    def fetch(self, datum: DatumTask, inp: Path) -> tuple[dict[str, Path], int]:
-        """Materialise the datum's inputs under ``inp``: ({input name: dir}, bytes)."""
-        dirs: dict[str, Path] = {}
+    def fetch(
+        self, datum: DatumTask, inp: str | Path, created: list[tuple[str, bool]] | None = None
+    ) -> tuple[dict[str, str], int]:
+        """Materialise the datum's inputs under ``inp``: ({input name: dir}, bytes).
+        ``created`` collects what was made, for ``remove_inputs``."""
+        dirs: dict[str, str] = {}
         downloaded = 0
         for item in datum.inputs:
-            target = inp / item.name
-            target.mkdir(parents=True, exist_ok=True)
-            downloaded += materialize(self.store, item.tree, item.path, target, item.empty_files)
+            target = f"{inp}/{item.name}"
+            downloaded += materialize(self.store, item.tree, item.path, target, item.empty_files,
+                                      created)
             dirs[item.name] = target
         return dirs, downloaded
 
@@ -89,50 +97,60 @@ class DatumWorker:
         """The datum's own variables, with /pfs paths where this sandbox has them."""
         return _retarget(datum_env, self.sandbox.pfs_root)
 
-    def _run_datum(self, work: DatumSet, datum: DatumTask) -> Ran:
-        inp, out, logs = self.slot()
-        started = time.time()
-        dirs, downloaded = self.fetch(datum, inp)
-        links = {f"/pfs/{name}": str(path) for name, path in dirs.items()}
-        links["/pfs/out"] = str(out)
-        fetched = time.time()
-        ok, attempts, error, recovered = self._attempts(work.transform, datum, links, out, logs)
-        finished = time.time()
-        lines = tuple(read_logs(logs))
+    def _run_all(self, work: DatumSet) -> tuple[list[Ran], str]:
+        """One datum after another in the sandbox's runner, which retries them and runs
+        ``err_cmd`` itself: one message per datum, and all output in two log files."""
+        t = work.transform
+        self._n += 1
+        tag = f"set{self._n}"
+        inp_root, out_root, log_root = (f"{self.scratch}/{sub}/{tag}" for sub in ("in", "out", "logs"))
+        for root in (inp_root, out_root, log_root):
+            os.mkdir(root)
+        program = Program(t.cmd, t.stdin, self.environment(t, {}), t.working_dir, t.datum_timeout,
+                          t.datum_tries, t.accept_return_code, t.err_cmd, t.err_stdin,
+                          f"{log_root}/stdout", f"{log_root}/stderr")
+        fetched: deque[tuple[str, list[tuple[str, bool]], float, float, int]] = deque()
+
+        def prepare() -> Iterator[DatumRun]:
+            # lazily: the runner takes these a few ahead of the outcomes read below
+            for i, datum in enumerate(work.datums):
+                inp, started = f"{inp_root}/{i}", time.time()
+                created: list[tuple[str, bool]] = []
+                os.mkdir(inp)
+                dirs, downloaded = self.fetch(datum, inp, created)
+                links = {f"/pfs/{name}": path for name, path in dirs.items()}
+                links["/pfs/out"] = f"{out_root}/{i}"
+                fetched.append((inp, created, started, time.time(), downloaded))
+                yield DatumRun(links, self.datum_variables(datum.env), f"{out_root}/{i}")
+
+        logs = LogRanges(program.stdout, program.stderr)
+        ran: list[Ran] = []
+        try:
+            outcomes = self.sandbox.run_set(program, prepare())
+            for i, (datum, o) in enumerate(zip(work.datums, outcomes, strict=True)):
+                inp, created, started, ready, downloaded = fetched.popleft()
+                remove_inputs(inp, created)
+                ran.append(Ran(datum.datum_id, o.state, o.state == "success", f"{out_root}/{i}",
+                               o.error, o.attempts, started, o.finished, ready - started,
+                               o.finished - o.started, downloaded, logs.take(o.logs, o.finished)))
+        finally:
+            shutil.rmtree(inp_root, ignore_errors=True)
+            shutil.rmtree(log_root, ignore_errors=True)
+        return ran, out_root
+
+
+def remove_inputs(inp: str, created: list[tuple[str, bool]]) -> None:
+    """Remove a datum's materialised inputs: exactly what ``fetch`` made (user code
+    cannot write there in the sandbox), else, if something else is there, the lot."""
+    try:
+        for path, is_dir in reversed(created):
+            if is_dir:
+                os.rmdir(path)
+            else:
+                os.unlink(path)
+        os.rmdir(inp)
+    except OSError:
         shutil.rmtree(inp, ignore_errors=True)
-        shutil.rmtree(logs, ignore_errors=True)
-        state = "success" if ok else ("recovered" if recovered else "failed")
-        return Ran(datum.datum_id, state, ok, out, error, attempts, started, finished,
-                   fetched - started, finished - fetched, downloaded, lines)
-
-    def _attempts(
-        self, t: Transform, datum: DatumTask, links: dict[str, str], out: Path, logs: Path
-    ) -> tuple[bool, int, str, bool]:
-        """Run up to ``datum_tries`` times; ``(succeeded, tries, error, recovered)``."""
-        error = ""
-        tries = max(1, t.datum_tries)
-        for attempt in range(1, tries + 1):
-            shutil.rmtree(out, ignore_errors=True)
-            out.mkdir(parents=True)
-            result = self._run(t.cmd, t.stdin, t, datum, links, logs)
-            if not result.timed_out and (result.code == 0 or result.code in t.accept_return_code):
-                return True, attempt, "", False
-            error = (f"timed out after {t.datum_timeout} s" if result.timed_out
-                     else f"exited with code {result.code}")
-        recovered = False
-        if t.err_cmd:
-            res = self._run(t.err_cmd, t.err_stdin, t, datum, links, logs)
-            recovered = not res.timed_out and res.code == 0
-        return False, tries, f"{error} (tried {tries} times)", recovered
-
-    def _run(
-        self, cmd: tuple[str, ...], stdin: tuple[str, ...], t: Transform, datum: DatumTask,
-        links: dict[str, str], logs: Path,
-    ) -> RunResult:
-        env = self.environment(t, datum.env)
-        req = RunRequest(cmd, stdin, env, links, t.working_dir, t.datum_timeout,
-                         str(logs / "stdout"), str(logs / "stderr"))
-        return self.sandbox.run(req)
 
 
 def _retarget(env: dict[str, str], root: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from loxo.worker.task import LogLine
@@ -19,7 +20,40 @@ def read_logs(logs: Path, start: dict[str, int] | None = None) -> list[LogLine]:
         stamp = path.stat().st_mtime
         with open(path, "rb") as f:
             f.seek((start or {}).get(stream, 0))
-            for raw in f:
-                text = raw[:_MAX_LOG_LINE].decode("utf-8", "replace").rstrip("\n")
-                lines.append(LogLine(stamp, stream, text))
+            lines.extend(split_lines(f.read(), stream, stamp))
     return lines
+
+
+def split_lines(data: bytes, stream: str, stamp: float) -> list[LogLine]:
+    """``data`` as log lines (a last line without a newline is a line too)."""
+    if not data:
+        return []
+    raws = data.split(b"\n")
+    if raws[-1] == b"":
+        raws.pop()
+    return [LogLine(stamp, stream, raw[:_MAX_LOG_LINE].decode("utf-8", "replace")) for raw in raws]
+
+
+class LogRanges:
+    """Reads a set's two shared log files piece by piece: each datum's output is the
+    bytes between the sizes after the datum before it and after it."""
+
+    def __init__(self, stdout: str, stderr: str) -> None:
+        self.paths = (stdout, stderr)
+        self.seen = [0, 0]
+
+    def take(self, ends: tuple[int, int], stamp: float) -> tuple[LogLine, ...]:
+        """The lines printed up to ``ends`` and not yet taken (nothing to read: no I/O)."""
+        lines: list[LogLine] = []
+        for i, stream in enumerate(("stdout", "stderr")):
+            start, end = self.seen[i], ends[i]
+            if end <= start:
+                continue
+            fd = os.open(self.paths[i], os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                data = os.pread(fd, end - start, start)
+            finally:
+                os.close(fd)
+            self.seen[i] = start + len(data)
+            lines.extend(split_lines(data, stream, stamp))
+        return tuple(lines)

@@ -11,15 +11,17 @@ command and its stdin (rewritten), but not paths built inside user code.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 RUNNER = Path(__file__).with_name("runner_script.py")
 _SKIP = {"proc", "dev", "sys", "pfs", "tmp"}
@@ -44,13 +46,65 @@ class RunResult:
     timed_out: bool
 
 
+@dataclass(frozen=True)
+class Program:
+    """What every datum of a set runs: the transform, the environment all datums share,
+    and the two log files all their output is appended to."""
+
+    cmd: tuple[str, ...]
+    stdin: tuple[str, ...]
+    env: dict[str, str]
+    cwd: str | None
+    timeout: float | None
+    tries: int
+    accept: tuple[int, ...]
+    err_cmd: tuple[str, ...]
+    err_stdin: tuple[str, ...]
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class DatumRun:
+    """One datum for a ``Program``: its /pfs links, its own variables, its output dir
+    (made by the runner, fresh for each try)."""
+
+    links: dict[str, str]
+    env: dict[str, str]
+    out: str
+
+
+@dataclass(frozen=True)
+class DatumOutcome:
+    """How a datum went: ``state`` is success, failed or recovered; ``logs`` the sizes
+    of the stdout and stderr files when it was done (its output ends there)."""
+
+    state: str
+    attempts: int
+    error: str
+    started: float
+    finished: float
+    logs: tuple[int, int]
+
+
 class Sandbox(Protocol):
     pfs_root: str
     """Where user code finds its inputs: ``/pfs`` in a sandbox, a scratch dir without."""
 
-    def run(self, req: RunRequest) -> RunResult: ...
+    def run(self, req: RunRequest) -> RunResult:
+        """Run one command (datum batching's long-lived process)."""
+
+    def run_set(self, program: Program, datums: Iterable[DatumRun]) -> Iterator[DatumOutcome]:
+        """Run ``program`` for each datum, back to back, yielding outcomes in order.
+        ``datums`` is consumed a few ahead of the outcomes, so a caller that prepares
+        each datum lazily never has more than that many prepared at once."""
 
     def close(self) -> None: ...
+
+
+_AHEAD = 4
+"""Datums sent to the runner before their predecessor's outcome is read: the runner
+starts the next command at once, while the worker stores or cleans up the last."""
 
 
 class _RunnerProcess:
@@ -75,6 +129,45 @@ class _RunnerProcess:
             raise RuntimeError(f"sandbox runner exited with code {self.proc.wait()}")
         reply = json.loads(line)
         return RunResult(int(reply["code"]), bool(reply["timed_out"]))
+
+    def run_set(self, program: Program, datums: Iterable[DatumRun]) -> Iterator[DatumOutcome]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        send, flush, receive = self.proc.stdin.write, self.proc.stdin.flush, self.proc.stdout.readline
+        header: dict[str, Any] = {
+            "op": "set", "cmd": list(program.cmd), "stdin": list(program.stdin),
+            "env": program.env, "cwd": program.cwd, "timeout": program.timeout,
+            "tries": program.tries, "accept": list(program.accept),
+            "err_cmd": list(program.err_cmd), "err_stdin": list(program.err_stdin),
+            "stdout": program.stdout, "stderr": program.stderr,
+        }
+        send(json.dumps(header) + "\n")
+        source = iter(datums)
+        in_flight = 0
+        # Replies are a few hundred bytes and at most _AHEAD are unread, so the runner
+        # never blocks writing them while this process blocks writing requests.
+        try:
+            while True:
+                while in_flight < _AHEAD and (d := next(source, None)) is not None:
+                    send(json.dumps({"op": "datum", "links": d.links, "env": d.env, "out": d.out})
+                         + "\n")
+                    in_flight += 1
+                flush()
+                if not in_flight:
+                    return
+                line = receive()
+                if not line:
+                    raise RuntimeError(f"sandbox runner exited with code {self.proc.wait()}")
+                in_flight -= 1
+                r = json.loads(line)
+                yield DatumOutcome(r["state"], r["attempts"], r["error"], r["started"],
+                                   r["finished"], (r["logs"][0], r["logs"][1]))
+        finally:
+            # Stopped early (preparing a datum failed, or the caller gave up): read the
+            # answers still owed, so the next request is not answered with a stale one.
+            with contextlib.suppress(OSError):
+                flush()
+            while in_flight and receive():
+                in_flight -= 1
 
     def close(self) -> None:
         stdin: IO[str] | None = self.proc.stdin
@@ -114,6 +207,18 @@ class PlainSandbox(_RunnerProcess):
             req.env, links, req.cwd, req.timeout, req.stdout, req.stderr,
         )
         return super().run(fixed)
+
+    def run_set(self, program: Program, datums: Iterable[DatumRun]) -> Iterator[DatumOutcome]:
+        fixed = replace(
+            program, cmd=tuple(self._fix(a) for a in program.cmd),
+            stdin=tuple(self._fix(line) for line in program.stdin),
+            err_cmd=tuple(self._fix(a) for a in program.err_cmd),
+            err_stdin=tuple(self._fix(line) for line in program.err_stdin),
+        )
+        root = self.pfs_root
+        moved = (DatumRun({root + k.removeprefix("/pfs"): v for k, v in d.links.items()}, d.env, d.out)
+                 for d in datums)
+        return super().run_set(fixed, moved)
 
 
 def bwrap_argv(bwrap: str, scratch: Path) -> list[str]:

@@ -8,6 +8,7 @@ with an ``WorkerFailure`` if something outside user code went wrong. EOF ends it
 
 from __future__ import annotations
 
+import gc
 import pickle
 import struct
 import sys
@@ -47,6 +48,9 @@ def main() -> None:
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     location, scratch, use_sandbox = receive(inp)
     worker = DatumWorker(location, Path(scratch), use_sandbox)
+    # Modules, the store and the sandbox live as long as the process: keep the garbage
+    # collector from walking them again on every full collection.
+    gc.freeze()
     send(out, worker.warning)
     try:
         while True:

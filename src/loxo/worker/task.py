@@ -7,7 +7,6 @@ store, and gets ``DatumResult``s back; the job's bookkeeping stays with the call
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from loxo.pfs.store import StoreLocation
 from loxo.pfs.tree import Entry
@@ -120,7 +119,7 @@ class Ran:
     datum_id: str
     state: str
     ok: bool
-    out: Path
+    out: str
     error: str
     attempts: int
     started: float
