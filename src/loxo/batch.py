@@ -17,9 +17,26 @@ This module uses only the standard library.
 
 from __future__ import annotations
 
+import io
+import json
 import os
-import shlex
 from collections.abc import Iterator
+
+_channel: tuple[str, int, io.BufferedReader] | None = None
+"""(batch dir, request fd, answer stream), kept open across datums: asking costs one
+write and one read instead of opening both FIFOs each time."""
+
+
+def _open(where: str) -> tuple[str, int, io.BufferedReader]:
+    global _channel
+    if _channel is None or _channel[0] != where:
+        # ``resp`` first, read-write: that open never blocks, and the worker's open of it
+        # for writing (after our first request) finds a reader already there.
+        fd = os.open(os.path.join(where, "resp"), os.O_RDWR | os.O_CLOEXEC)
+        answers = open(fd, "rb")  # noqa: SIM115 - kept open for the life of the process
+        requests = os.open(os.path.join(where, "req"), os.O_WRONLY | os.O_CLOEXEC)
+        _channel = (where, requests, answers)
+    return _channel
 
 
 def next_datum() -> dict[str, str] | None:
@@ -31,16 +48,14 @@ def next_datum() -> dict[str, str] | None:
     where = os.environ.get("LOXO_BATCH_DIR")
     if where is None:
         raise RuntimeError("not running under datum_batching (LOXO_BATCH_DIR is not set)")
-    with open(os.path.join(where, "req"), "w") as req:
-        req.write("next\n")
-    with open(os.path.join(where, "resp")) as resp:
-        reply = resp.read()
-    if reply.strip() == "end":
+    _, requests, answers = _open(where)
+    os.write(requests, b"json\n")
+    header = answers.readline()
+    if not header:
+        raise RuntimeError("the loxo worker closed the datum channel")
+    env: dict[str, str] | None = json.loads(answers.read(int(header)))
+    if env is None:
         return None
-    env: dict[str, str] = {}
-    for line in reply.splitlines():
-        key, _, value = line.removeprefix("export ").partition("=")
-        env[key] = shlex.split(value)[0] if value else ""
     os.environ.update(env)
     return env
 

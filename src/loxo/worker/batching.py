@@ -1,14 +1,20 @@
 """Datum batching: one user process works through a whole datum set.
 
 The process is started once, with ``/pfs/<input>`` and ``/pfs/out`` pointing at
-``cur`` symlinks in the scratch space. Each time it asks for the next datum (``loxo next
-datum`` or ``loxo.batch.next_datum()``, over two FIFOs: a request line in, ``export``
-lines or ``end`` out), the worker marks the datum
-in hand done, materialises the next one and repoints the ``cur`` links before it
-answers. If the process dies with a datum in hand, that datum fails (and is retried in
-a fresh process, up to ``datum_tries``); datums it never took are run in a fresh
-process too. Output lines are attributed to the datum in hand when they were printed:
-lines printed before the first datum go to the first, those after the last to the last.
+``cur`` symlinks in the scratch space. Each time it asks for the next datum, the worker
+marks the datum in hand done, materialises the next one and repoints the ``cur`` links
+before it answers. Requests are lines on the ``req`` FIFO; answers go out on ``resp``:
+
+- ``next`` (the ``loxo next datum`` shell shim): ``export`` lines or ``end``, on ``resp``
+  opened and closed for each answer, so the shim's ``cat`` ends at end-of-file;
+- ``json`` (``loxo.batch``, which keeps both FIFOs open): a length line and a JSON
+  object of the datum's variables (``null`` for the end), on ``resp`` held open; a
+  datum then costs a write and a read on each side, not four opens.
+
+If the process dies with a datum in hand, that datum fails (and is retried in a fresh
+process, up to ``datum_tries``); datums it never took are run in a fresh process too.
+Output lines are attributed to the datum in hand when they were printed: lines printed
+before the first datum go to the first, those after the last to the last.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
+import json
 import os
 import select
 import shlex
@@ -26,8 +33,9 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loxo.worker.logs import read_logs
+from loxo.worker.logs import LogRanges, read_logs
 from loxo.worker.sandbox import RunRequest, RunResult
+from loxo.worker.scratch import remove_inputs
 from loxo.worker.task import DatumSet, DatumTask, Ran
 
 if TYPE_CHECKING:
@@ -50,15 +58,15 @@ printf '%s\\n' "$reply"
 
 
 class _InHand:
-    def __init__(self, datum: DatumTask, inp: Path, out: Path, started: float, fetched: float,
-                 downloaded: int, offsets: dict[str, int]) -> None:
+    def __init__(self, datum: DatumTask, inp: str, created: list[tuple[str, bool]], out: str,
+                 started: float, fetched: float, downloaded: int) -> None:
         self.datum = datum
         self.inp = inp
+        self.created = created
         self.out = out
         self.started = started
         self.fetched = fetched
         self.downloaded = downloaded
-        self.offsets = offsets
 
 
 class _Session:
@@ -69,13 +77,17 @@ class _Session:
         self.work = work
         self.pending = pending
         root = worker.scratch
-        self.cur_in = root / "in" / "cur"
-        self.cur_out = root / "out" / "cur"
+        self.cur_in = f"{root}/in/cur"
+        self.cur_out = f"{root}/out/cur"
         self.logs = root / "logs" / f"batch-{os.getpid()}-{next(_SESSIONS)}"
         self.logs.mkdir(parents=True)
+        for stream in ("stdout", "stderr"):  # made now, so they can be held open for reading
+            (self.logs / stream).touch()
+        self.ranges = LogRanges(str(self.logs / "stdout"), str(self.logs / "stderr"))
         self.done: list[Ran] = []
         self.hand: _InHand | None = None
         self.ended = False  # told "end": the datum in hand is done once the process exits
+        self.stream = -1  # ``resp`` held open for writing, once a ``json`` client asked
 
     def run(self) -> RunResult:
         shim = self._shim()
@@ -85,8 +97,8 @@ class _Session:
         env["LOXO_BATCH_DIR"] = str(self.logs)
         env.setdefault("PYTHONUNBUFFERED", "1")  # print()s land on the datum in hand
         names = {i.name for d in self.work.datums for i in d.inputs}
-        links = {f"/pfs/{n}": str(self.cur_in / n) for n in names}
-        links["/pfs/out"] = str(self.cur_out)
+        links = {f"/pfs/{n}": f"{self.cur_in}/{n}" for n in names}
+        links["/pfs/out"] = self.cur_out
         timeout = None if t.datum_timeout is None else t.datum_timeout * (len(self.pending) + 1)
         req = RunRequest(t.cmd, t.stdin, env, links, t.working_dir, timeout,
                          str(self.logs / "stdout"), str(self.logs / "stderr"))
@@ -99,58 +111,66 @@ class _Session:
         requests = os.open(self.logs / "req", os.O_RDWR | os.O_NONBLOCK)
         try:
             thread.start()
-            while _wait_request(requests, thread):
-                _respond(self.logs / "resp", self._advance(), thread)
+            while (kind := _wait_request(requests, thread)) is not None:
+                self._answer(kind, thread)
             thread.join()
         finally:
             os.close(requests)
+            if self.stream >= 0:
+                os.close(self.stream)
         if self.ended and self.hand is not None:
             self._finish(True, "")  # with whatever the process printed after its last datum
+        self.ranges.close()
         return box[0]
 
     def close(self) -> None:
         shutil.rmtree(self.logs, ignore_errors=True)
 
-    def _advance(self) -> str:
-        """The datum in hand is done; set up the next one and return its ``export`` lines
-        (or ``end`` when there is none)."""
+    def _answer(self, kind: str, thread: threading.Thread) -> None:
+        env = self._advance()
+        if kind == "json":
+            if self.stream < 0:  # the client opened ``resp`` before asking: this cannot block
+                self.stream = os.open(self.logs / "resp", os.O_WRONLY | os.O_CLOEXEC)
+            body = json.dumps(env).encode()
+            with contextlib.suppress(BrokenPipeError):
+                _write_all(self.stream, b"%d\n%s" % (len(body), body))
+            return
+        text = "end\n" if env is None else "".join(
+            f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+        _respond(self.logs / "resp", text, thread)
+
+    def _advance(self) -> dict[str, str] | None:
+        """The datum in hand is done; set up the next one and return its variables (or
+        None when there is none)."""
         if self.hand is not None and not self.pending:
             self.ended = True
-            return "end\n"
+            return None
         if self.hand is not None:
             self._finish(True, "")
         if not self.pending:
-            return "end\n"
+            return None
         datum = self.pending.popleft()
-        inp, out, _logs = self.worker.slot(logs=False)
+        inp, out = self.worker.datum_dirs()
         started = time.time()
-        _dirs, downloaded = self.worker.fetch(datum, inp)
+        created: list[tuple[str, bool]] = []
+        _dirs, downloaded = self.worker.fetch(datum, inp, created)
         _repoint(self.cur_in, inp)
         _repoint(self.cur_out, out)
-        offsets = self._offsets() if self.done else {"stdout": 0, "stderr": 0}
-        self.hand = _InHand(datum, inp, out, started, time.time(), downloaded, offsets)
-        env = self.worker.datum_variables(datum.env)
-        return "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+        self.hand = _InHand(datum, inp, created, out, started, time.time(), downloaded)
+        return self.worker.datum_variables(datum.env)
 
     def _finish(self, ok: bool, error: str, attempts: int = 1) -> None:
         hand = self.hand
         assert hand is not None
-        lines = tuple(read_logs(self.logs, hand.offsets))
         now = time.time()
+        lines = self.ranges.take(self.ranges.sizes(), now)
         self.done.append(Ran(
-            hand.datum.datum_id, "success" if ok else "failed", ok, str(hand.out), error, attempts,
+            hand.datum.datum_id, "success" if ok else "failed", ok, hand.out, error, attempts,
             hand.started, now, hand.fetched - hand.started, now - hand.fetched,
             hand.downloaded, lines,
         ))
-        shutil.rmtree(hand.inp, ignore_errors=True)
+        remove_inputs(hand.inp, hand.created)
         self.hand = None
-
-    def _offsets(self) -> dict[str, int]:
-        out = {}
-        for stream in ("stdout", "stderr"):
-            path = self.logs / stream
-            out[stream] = path.stat().st_size if path.exists() else 0
-        return out
 
     def _shim(self) -> Path:
         """``loxo next datum`` for shell user code: plain sh over two FIFOs, so a shell
@@ -186,7 +206,7 @@ def run_batched(worker: DatumWorker, work: DatumSet) -> list[Ran]:
             done.extend(session.done[-1:])
         else:
             shutil.rmtree(session.hand.out, ignore_errors=True)
-            shutil.rmtree(session.hand.inp, ignore_errors=True)
+            remove_inputs(session.hand.inp, session.hand.created)
             pending.appendleft(datum)
         session.close()
     order = {d.datum_id: i for i, d in enumerate(work.datums)}
@@ -203,28 +223,34 @@ def _give_up_if_exhausted(
     if tries[datum.datum_id] < limit:
         return
     pending.popleft()
-    inp, out, logs = session.worker.slot()
+    inp, out = session.worker.datum_dirs()
     now = time.time()
-    done.append(Ran(datum.datum_id, "failed", False, str(out),
+    done.append(Ran(datum.datum_id, "failed", False, out,
                     f"batch process {_why(result)} without taking this datum (tried {limit} times)",
                     limit, now, now, 0.0, 0.0, 0, tuple(read_logs(session.logs))))
-    shutil.rmtree(inp, ignore_errors=True)
-    shutil.rmtree(logs, ignore_errors=True)
+    os.rmdir(inp)
 
 
-def _wait_request(fd: int, thread: threading.Thread) -> bool:
-    """Block until user code asks for the next datum (True) or has exited (False).
+def _wait_request(fd: int, thread: threading.Thread) -> str | None:
+    """Block until user code asks for the next datum (the request: ``next`` or
+    ``json``) or has exited (None).
 
-    Requests are single ``next`` lines, one at a time (a client waits for its answer).
+    Requests are single lines, one at a time (a client waits for its answer).
     """
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while thread.is_alive():
         if poller.poll(_POLL_MS):
             with contextlib.suppress(BlockingIOError):
-                if os.read(fd, 64):
-                    return True
-    return False
+                if data := os.read(fd, 64):
+                    return data.decode(errors="replace").strip()
+    return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _respond(fifo: Path, text: str, thread: threading.Thread) -> None:
@@ -251,10 +277,12 @@ def _why(result: RunResult) -> str:
     return "timed out" if result.timed_out else f"exited with code {result.code}"
 
 
-def _repoint(link: Path, target: Path) -> None:
+def _repoint(link: str, target: str) -> None:
     """Atomically point ``link`` at ``target``."""
-    tmp = link.with_name(link.name + ".new")
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    tmp.symlink_to(target)
+    tmp = link + ".new"
+    try:
+        os.symlink(target, tmp)
+    except FileExistsError:  # left by an interrupted repoint
+        os.unlink(tmp)
+        os.symlink(target, tmp)
     os.replace(tmp, link)

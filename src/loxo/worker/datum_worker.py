@@ -21,6 +21,7 @@ from loxo.pfs.store import Store, StoreLocation
 from loxo.worker.batching import run_batched
 from loxo.worker.logs import LogRanges
 from loxo.worker.sandbox import DatumRun, Program, Sandbox, open_sandbox
+from loxo.worker.scratch import remove_inputs
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, Ran, Transform
 
 
@@ -61,16 +62,13 @@ class DatumWorker:
             shutil.rmtree(path, ignore_errors=True)
         return results
 
-    def slot(self, logs: bool = True) -> tuple[Path, Path, Path]:
-        """Fresh scratch directories for one datum: inputs, outputs and (unless a batch
-        process keeps its own) logs."""
+    def datum_dirs(self) -> tuple[str, str]:
+        """Fresh scratch directories for one datum's inputs and outputs."""
         self._n += 1
-        n = str(self._n)
-        inp, out, log_dir = (self.scratch / sub / n for sub in ("in", "out", "logs"))
-        os.makedirs(out)
-        if logs:
-            os.makedirs(log_dir)
-        return inp, out, log_dir
+        inp, out = f"{self.scratch}/in/{self._n}", f"{self.scratch}/out/{self._n}"
+        os.mkdir(inp)
+        os.mkdir(out)
+        return inp, out
 
     def fetch(
         self, datum: DatumTask, inp: str | Path, created: list[tuple[str, bool]] | None = None
@@ -137,20 +135,6 @@ class DatumWorker:
             shutil.rmtree(inp_root, ignore_errors=True)
             shutil.rmtree(log_root, ignore_errors=True)
         return ran, out_root
-
-
-def remove_inputs(inp: str, created: list[tuple[str, bool]]) -> None:
-    """Remove a datum's materialised inputs: exactly what ``fetch`` made (user code
-    cannot write there in the sandbox), else, if something else is there, the lot."""
-    try:
-        for path, is_dir in reversed(created):
-            if is_dir:
-                os.rmdir(path)
-            else:
-                os.unlink(path)
-        os.rmdir(inp)
-    except OSError:
-        shutil.rmtree(inp, ignore_errors=True)
 
 
 def _retarget(env: dict[str, str], root: str) -> dict[str, str]:
