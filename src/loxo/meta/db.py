@@ -201,16 +201,41 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     Row by row through SQLAlchemy's statement machinery costs ~50 us a row; a job with
     100,000 datums writes that many rows, so this path skips it (columns from the first
     row; every row must have the same keys). Names are quoted where the dialect needs it
-    (``offset`` is reserved in PostgreSQL).
+    (``offset`` is reserved in PostgreSQL); values go through the columns' own bind
+    processors (SQLite stores datetimes as text in SQLAlchemy's format).
     """
     if not rows:
         return
     columns = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join([mark] * len(columns))})")
-    conn.exec_driver_sql(sql, [tuple(r[c] for c in columns) for r in rows])
+           f"VALUES ({', '.join([_mark(conn)] * len(columns))})")
+    conn.exec_driver_sql(sql, _params(conn, table, columns, rows))
+
+
+def bulk_update(conn: Connection, table: Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+    """``UPDATE table SET <other columns> WHERE <keys>`` for many rows at once, through the
+    driver's executemany (see ``bulk_insert``). Every row has the same keys."""
+    if not rows:
+        return
+    quote, mark = conn.dialect.identifier_preparer.quote, _mark(conn)
+    values = [c for c in rows[0] if c not in keys]
+    sql = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in values)} "
+           f"WHERE {' AND '.join(f'{quote(k)} = {mark}' for k in keys)}")
+    conn.exec_driver_sql(sql, _params(conn, table, values + keys, rows))
+
+
+def _mark(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
+def _params(
+    conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]
+) -> list[tuple[Any, ...]]:
+    procs = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
+    if not any(procs):
+        return [tuple(r[c] for c in columns) for r in rows]
+    return [tuple(p(r[c]) if p else r[c] for c, p in zip(columns, procs, strict=True)) for r in rows]
 
 
 def sqlite_url(path: Path) -> str:

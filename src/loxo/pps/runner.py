@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 
 from loxo.errors import PathConflict
 from loxo.meta import schema
-from loxo.meta.db import bulk_insert, utcnow
+from loxo.meta.db import bulk_insert, bulk_update, utcnow
 from loxo.model.jobs import DatumState, JobState
 from loxo.model.refs import Commit, File
 from loxo.pfs import Pfs
@@ -392,24 +392,19 @@ def _record(pfs: Pfs, job: JobRun, results: list[DatumResult]) -> None:
     failed = sum(1 for r in results if r.state == DatumState.FAILED.value)
     recovered = sum(1 for r in results if r.state == DatumState.RECOVERED.value)
     with pfs.store.db.write() as conn:
-        conn.execute(
-            update(D).where(D.c.job_pk == job.pk, D.c.datum_id == bindparam("_datum")),
-            [
-                {"_datum": r.datum_id, "state": r.state, "output_tree": trees[r.datum_id],
-                 "output_size": r.output_size, "error": r.error, "attempts": r.attempts,
-                 "started_at": _when(r.started), "finished_at": _when(r.finished),
-                 "download_seconds": r.download_seconds, "process_seconds": r.process_seconds,
-                 "upload_seconds": r.upload_seconds}
-                for r in results
-            ],
-        )
-        logs = [
+        bulk_update(conn, D, ["job_pk", "datum_id"], [
+            {"state": r.state, "output_tree": trees[r.datum_id], "output_size": r.output_size,
+             "error": r.error, "attempts": r.attempts, "started_at": _when(r.started),
+             "finished_at": _when(r.finished), "download_seconds": r.download_seconds,
+             "process_seconds": r.process_seconds, "upload_seconds": r.upload_seconds,
+             "job_pk": job.pk, "datum_id": r.datum_id}
+            for r in results
+        ])
+        bulk_insert(conn, schema.logs, [
             {"job_pk": job.pk, "datum_id": r.datum_id, "ts": _when(line.ts),
              "stream": line.stream, "line": line.line}
             for r in results for line in r.logs
-        ]
-        if logs:
-            conn.execute(insert(schema.logs), logs)
+        ])
         conn.execute(update(J).where(J.c.pk == job.pk).values(
             data_processed=J.c.data_processed + processed,
             data_failed=J.c.data_failed + failed,
