@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
 from loxo.errors import LoxoError
 from loxo.meta import schema
 from loxo.model.refs import FsckProblem
+from loxo.pfs.dirblobs import SHARD_ABOVE, Dir, DirIndex, Entry, ends_shard, read_node, read_shard
 from loxo.pfs.store import Store
-from loxo.pfs.tree import Entry, read_dir
 from loxo.storage import content
 from loxo.storage.objects import LocalObjectStore
 
@@ -33,6 +33,7 @@ class _Checker:
         self.store = store
         self.fix = fix
         self.seen_dirs: set[str] = set()
+        self.seen_shards: dict[str, _ShardFacts] = {}  # a shard is shared by many versions
         self.seen_blobs: set[str] = set()
         self.seen_keys: set[str] = set()
 
@@ -63,13 +64,48 @@ class _Checker:
         self.seen_dirs.add(dir_id)
         try:
             # straight from the store: the tree cache would hide a directory corrupted since
-            entries = read_dir(self.store.blobs, dir_id)
+            node = read_node(self.store.blobs, dir_id)
         except LoxoError as exc:
             yield FsckProblem(where, f"directory {dir_id}: {exc.message}")
             return
-        total = sum(e.size for e in entries.values())
+        if isinstance(node, DirIndex):
+            yield from self._check_index(where, dir_id, node)
+            total = node.size
+        else:
+            total = sum(e.size for e in node.values())
+            yield from self._check_entries(where, node)
         if total != size:
             yield FsckProblem(where, f"directory {dir_id} holds {total} bytes, recorded {size}")
+
+    def _check_index(self, where: str, dir_id: str, index: DirIndex) -> Iterator[FsckProblem]:
+        """Every shard present and matching its row, and the shards cut where the shard
+        rule cuts: otherwise equal content could have two ids, and edits would cut
+        differently from a fresh write."""
+        bad = f"directory {dir_id}"
+        if index.count <= SHARD_ABOVE:
+            yield FsckProblem(where, f"{bad} is sharded but holds only {index.count} entries")
+        last = len(index.shards) - 1
+        previous = ""
+        for i, row in enumerate(index.shards):
+            facts = self.seen_shards.get(row.id)
+            if facts is None:
+                try:
+                    entries = read_shard(self.store.blobs, row.id)
+                except LoxoError as exc:
+                    yield FsckProblem(where, f"{bad}: shard {row.id}: {exc.message}")
+                    continue
+                facts = self.seen_shards[row.id] = _shard_facts(entries)
+                yield from self._check_entries(where, entries)
+            first, final, length, size, inner_cut, closes = facts
+            if (first, length, size) != (row.first, row.length, row.size):
+                yield FsckProblem(where, f"{bad}: shard {row.id} does not match its index row")
+            if i and first <= previous:
+                yield FsckProblem(where, f"{bad}: shard {row.id} is out of name order")
+            if inner_cut or (i < last and not closes):
+                yield FsckProblem(where, f"{bad}: shard {row.id} is not cut by the shard rule")
+            previous = final
+
+    def _check_entries(self, where: str, entries: Dir) -> Iterator[FsckProblem]:
         for e in entries.values():
             if e.is_dir:
                 yield from self._check_dir(f"{where}/{e.name}", e.id, e.size)
@@ -117,6 +153,26 @@ class _Checker:
                     f"{leftovers} temporary file(s) from interrupted writes"
                     + (" removed" if self.fix else "; loxo fsck --fix removes them"),
                 )
+
+
+class _ShardFacts(NamedTuple):
+    first: str
+    final: str
+    length: int
+    size: int
+    inner_cut: bool  # the rule cuts before its last entry
+    closes: bool  # the rule cuts after its last entry
+
+
+def _shard_facts(entries: Dir) -> _ShardFacts:
+    names = sorted(entries)
+    if not names:
+        return _ShardFacts("", "", 0, 0, True, False)
+    inner = any(ends_shard(n, i) for i, n in enumerate(names[:-1], start=1))
+    return _ShardFacts(
+        names[0], names[-1], len(names), sum(e.size for e in entries.values()), inner,
+        ends_shard(names[-1], len(names)),
+    )
 
 
 def _warning(where: str, problem: str) -> FsckProblem:
