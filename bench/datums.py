@@ -25,7 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TRIVIAL = 'echo ok > "/pfs/out/$(basename "$in")"'
+# one process per datum on both sides: ${in##*/} is the shell's own basename
+TRIVIAL = 'echo ok > "/pfs/out/${in##*/}"'
 BATCH_LOOP = (
     "import loxo.batch, os\n"
     "for env in loxo.batch.datums():\n"
@@ -100,7 +101,9 @@ def bench_per_datum(work: Path, count: int) -> list[tuple[str, str, float, float
     rows.append(("(1) process per datum", "loxo, parallelism 2", secs, count / secs, rss))
     out = work / "xargs-out"
     out.mkdir()
-    xargs = f"ls {files} | xargs -P2 -I{{}} sh -c 'echo ok > {out}/{{}}'"
+    # the same command, with $in and /pfs/out as loxo sets them
+    command = TRIVIAL.replace("/pfs/out", str(out))
+    xargs = f"ls {files} | xargs -P2 -I{{}} sh -c 'in=/pfs/in/{{}}; {command}'"
     secs, rss = measured(["sh", "-c", xargs])
     rows.append(("(1) process per datum", "xargs -P2", secs, count / secs, rss))
     batch = spec("batched", [sys.executable, "-c", BATCH_LOOP], batching=True)

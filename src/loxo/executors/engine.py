@@ -146,6 +146,9 @@ class EngineExecutor(Generic[H]):
         with contextlib.suppress(OSError):  # only if nothing else lives there
             root.rmdir()
 
+    def warm(self, parallelism: int) -> None:
+        """Nothing: the engine starts (or is reached) when a run needs it."""
+
     def run(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         """Run ``sets``, at most ``parallelism`` at a time, yielding each set's results."""
         if not sets:

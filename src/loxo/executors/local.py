@@ -36,6 +36,10 @@ class Executor(Protocol):
     def close(self) -> None:
         """Stop any workers kept between runs."""
 
+    def warm(self, parallelism: int) -> None:
+        """Start workers for a run about to come, without waiting for them (a no-op
+        where starting is cheap or belongs to the engine)."""
+
     @property
     def warning(self) -> str | None:
         """A one-line note on how user code runs (e.g. without a sandbox), if any."""
@@ -87,6 +91,19 @@ class LocalExecutor:
         with contextlib.suppress(OSError):  # only if nothing else lives there
             self.scratch_root.rmdir()
 
+    def warm(self, parallelism: int) -> None:
+        """Start the worker processes a pool of ``parallelism`` lacks; they import and
+        open the store while the caller is still planning."""
+        if parallelism > 1:
+            self._grow(parallelism)
+
+    def _grow(self, parallelism: int) -> list[_Process]:
+        """Processes up to ``parallelism`` (started, maybe not ready yet)."""
+        if not self._procs:
+            self._prepare()
+        self._procs += [_Process(self, n + 1) for n in range(len(self._procs), parallelism)]
+        return self._procs[:parallelism]
+
     def _prepare(self) -> None:
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         _remove_dead(self.scratch_root)
@@ -100,18 +117,13 @@ class LocalExecutor:
             yield self._inline_worker.run_set(work)
 
     def _pool(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
-        if not self._procs:
-            self._prepare()
-        new = [_Process(self, n + 1) for n in range(len(self._procs), parallelism)]
+        workers = self._grow(parallelism)
         try:
-            for p in new:  # all started before any is waited for: they import and open in parallel
+            for p in workers:  # all started before any is waited for: they start in parallel
                 p.hello()
         except BaseException:
-            for p in new:
-                p.close(kill=True)
+            self._drop(workers)
             raise
-        self._procs += new
-        workers = self._procs[:parallelism]
         source = iter(sets)
         lock = threading.Lock()
         results: queue.Queue[list[DatumResult] | BaseException | None] = queue.Queue()
@@ -146,9 +158,12 @@ class LocalExecutor:
             finished = True
         finally:
             if not finished:  # stopped early (timeout, error): these workers are mid-set
-                for p in workers:
-                    p.close(kill=True)
-                self._procs = [p for p in self._procs if p not in workers]
+                self._drop(workers)
+
+    def _drop(self, workers: list[_Process]) -> None:
+        for p in workers:
+            p.close(kill=True)
+        self._procs = [p for p in self._procs if p not in workers]
 
 
 def _remove_dead(root: Path) -> None:
@@ -190,11 +205,14 @@ class _Process:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.inp: IO[bytes] = self.proc.stdin
         self.out: IO[bytes] = self.proc.stdout
+        self._ready = False
         send(self.inp, (owner.location, str(scratch), owner.use_sandbox))
 
     def hello(self) -> None:
         """Wait until the worker is ready (its answer: the sandbox warning, or None)."""
-        self.owner._warning = receive(self.out)
+        if not self._ready:
+            self.owner._warning = receive(self.out)
+            self._ready = True
 
     def run(self, work: DatumSet) -> list[DatumResult]:
         """The set's results. A failure outside user code fails the set's datums with

@@ -56,6 +56,7 @@ Progress = Callable[[int, int], None]
 
 _SETS_PER_WORKER = 4
 _ROW_BATCH = 2000
+_WARM_AT = 100  # datums to do found while planning: start the workers now
 
 
 def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = None) -> JobState | None:
@@ -80,7 +81,7 @@ def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = No
 def _run(pfs: Pfs, executor: Any, job: JobRun, progress: Progress | None) -> JobState:
     started = time.monotonic()
     try:
-        todo, total, done = _plan(pfs, job)
+        todo, total, done = _plan(pfs, job, lambda: executor.warm(job.spec.parallelism))
         if progress is not None:
             progress(done, total)
         failed, stopped = _process(pfs, executor, job, todo, total, done, started, progress)
@@ -177,8 +178,10 @@ def resolved_input(node: Input, inputs: Sequence[dict[str, str]]) -> Input:
     return pin(node)
 
 
-def _plan(pfs: Pfs, job: JobRun) -> tuple[list[DatumTask], int, int]:
-    """Record every datum, skipped or to do; returns (to do, total, already done)."""
+def _plan(pfs: Pfs, job: JobRun, warm: Callable[[], None]) -> tuple[list[DatumTask], int, int]:
+    """Record every datum, skipped or to do; returns (to do, total, already done).
+    ``warm`` is called once there are enough datums to do for workers to be worth
+    starting while the rest is planned."""
     fast = _plan_by_diff(pfs, job)
     if fast is not None:
         return fast
@@ -215,6 +218,8 @@ def _plan(pfs: Pfs, job: JobRun) -> tuple[list[DatumTask], int, int]:
             rows.append({**row, "state": DatumState.STARTING.value, "output_tree": None,
                          "output_size": 0, **_ZERO})
             todo.append(_task(d, did, job, empty))
+            if len(todo) == _WARM_AT:
+                warm()
         if len(rows) >= _ROW_BATCH:
             _insert(pfs, rows)
     _insert(pfs, rows)
