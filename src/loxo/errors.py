@@ -38,7 +38,9 @@ every ``LoxoError`` to one line on stderr and exit code 1.
 
 from __future__ import annotations
 
-from typing import ClassVar
+TYPE_CHECKING = False  # not typing's: user code imports this (via loxo.batch) per process
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 class LoxoError(Exception):
