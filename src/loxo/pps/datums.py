@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, product
+from sys import intern
 from typing import NamedTuple
 
 import blake3
@@ -280,21 +281,22 @@ def datum_env(datum: Datum, job_id: str, output_commit: str, root: str = "/pfs")
     base = root.rstrip("/")
     env: dict[str, str] = {}
     pach: dict[str, str] = {}
+    # names are interned: a job holds one of these per datum to run (100,000 of them)
     for inp in datum.inputs:
         env[inp.name] = f"{base}/{inp.name}" + ("" if inp.path == "/" else inp.path)
-        env[f"{inp.name}_COMMIT"] = inp.commit
+        env[intern(f"{inp.name}_COMMIT")] = inp.commit
         if inp.join_on:
-            pach[f"DATUM_{inp.name}_JOIN_ON"] = inp.join_on
+            pach[intern(f"DATUM_{inp.name}_JOIN_ON")] = inp.join_on
         if inp.group_by:
-            pach[f"DATUM_{inp.name}_GROUP_BY"] = inp.group_by
+            pach[intern(f"DATUM_{inp.name}_GROUP_BY")] = inp.group_by
     pach["DATUM_ID"] = datum_id(datum)
     if job_id:
         pach["JOB_ID"] = job_id
     if output_commit:
         pach["OUTPUT_COMMIT_ID"] = output_commit
     for key, value in pach.items():
-        env["PACH_" + key] = value
-        env["LOXO_" + key] = value
+        env[intern("PACH_" + key)] = value
+        env[intern("LOXO_" + key)] = value
     return env
 
 

@@ -89,6 +89,7 @@ def _run(pfs: Pfs, executor: Any, job: JobRun, progress: Progress | None) -> Job
         if progress is not None:
             progress(done, total)
         failed, stopped = _process(pfs, executor, job, todo, total, done, started, progress)
+        todo.clear()  # 100,000 tasks are ~100 MiB: not kept while landing
         if stopped:
             return _finish(pfs, job, JobState.KILLED, stopped)
         if failed:
