@@ -82,7 +82,7 @@ class FakeEngine:
         if work.datums[0].datum_id in self.lose:
             raise TaskLost("workers died 4 times")
         now = time.time()
-        results = [DatumResult(d.datum_id, "success", (), 0, "", 1, now, now, 0, 0, 0, 0, ())
+        results = [DatumResult(d.datum_id, "success", None, {}, (), 0, "", 1, now, now, 0, 0, 0, 0, ())
                    for d in work.datums]
         return SetReply(results, None, "fake:1")
 

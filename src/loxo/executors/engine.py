@@ -253,7 +253,7 @@ def failed_results(work: DatumSet, reason: str) -> list[DatumResult]:
     now = time.time()
     error = reason if reason.startswith(INFRASTRUCTURE) else INFRASTRUCTURE + reason
     log = (LogLine(now, "system", error),)
-    return [DatumResult(d.datum_id, "failed", (), 0, error, 1, now, now, 0.0, 0.0, 0.0, 0, log)
+    return [DatumResult(d.datum_id, "failed", None, {}, (), 0, error, 1, now, now, 0.0, 0.0, 0.0, 0, log)
             for d in work.datums]
 
 

@@ -251,5 +251,5 @@ class _Process:
 
 def _failed(work: DatumSet, reason: str) -> list[DatumResult]:
     now = time.time()
-    return [DatumResult(d.datum_id, "failed", (), 0, reason, 1, now, now, 0.0, 0.0, 0.0, 0, ())
+    return [DatumResult(d.datum_id, "failed", None, {}, (), 0, reason, 1, now, now, 0.0, 0.0, 0.0, 0, ())
             for d in work.datums]

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from loxo.errors import SourceError
 from loxo.model.address import normalize_path, split_path
 from loxo.model.refs import FileKind
+from loxo.pfs.dirblobs import Node
 from loxo.pfs.files import Source, store_sources
 from loxo.pfs.store import Store
 from loxo.pfs.tree import Change, Entry, apply_changes
-from loxo.storage.blobs import BlobWriter
+from loxo.storage.blobs import BlobIndex, BlobWriter, Part
 
 
 def walk_local(dest: str, directory: str) -> Iterator[Source]:
@@ -38,7 +40,7 @@ Stored = list[tuple[str, Entry]]
 
 def store_directories(store: Store, directories: list[str]) -> list[Stored]:
     """Store the files under each directory with one writer (one pack, one flush for all),
-    without building trees: a caller assembles them (see ``build_tree``)."""
+    without building trees (see ``build_trees``)."""
     sources = [list(walk_local("/", d)) for d in directories]
     flat = [s for group in sources for s in group]
     if not flat:
@@ -57,12 +59,50 @@ def store_directories(store: Store, directories: list[str]) -> list[Stored]:
     return out
 
 
-def build_tree(store: Store, writer: BlobWriter, files: Stored) -> tuple[str | None, int]:
-    """A tree of ``files`` (its directory blobs added to ``writer``, not yet flushed)."""
-    if not files:
-        return None, 0
-    changes = [Change(tuple(split_path(path)), "put", entry) for path, entry in files]
-    return apply_changes(store.trees, None, changes, writer)
+class Built(NamedTuple):
+    """A tree made of stored files, with its directory blobs: decoded (for a reader to
+    ``remember``) and where they are (for the blob index)."""
+
+    tree: str | None
+    nodes: dict[str, Node]
+    parts: tuple[Part, ...]
+
+
+def build_trees(store: Store, groups: list[Stored]) -> list[Built]:
+    """A tree of each group of stored files. Its directory blobs are written but not
+    indexed: whoever records the trees indexes their parts in the same step, so a worker
+    building them never writes to the database."""
+    deferred = _DeferredIndex(store.index)
+    writer = BlobWriter(store.objects, deferred)
+    made: list[tuple[str | None, dict[str, Node]]] = []
+    for files in groups:
+        nodes: dict[str, Node] = {}
+        tree = None
+        if files:
+            changes = [Change(tuple(split_path(path)), "put", entry) for path, entry in files]
+            tree, _ = apply_changes(store.trees, None, changes, writer, nodes)
+        made.append((tree, nodes))
+    writer.flush()
+    located = {p.id: p for p in deferred.parts}
+    return [Built(tree, nodes, tuple(located[i] for i in nodes if i in located))
+            for tree, nodes in made]
+
+
+class _DeferredIndex:
+    """A ``BlobIndex`` that looks up in ``index`` but keeps what is added to itself."""
+
+    def __init__(self, index: BlobIndex) -> None:
+        self.index = index
+        self.parts: list[Part] = []
+
+    def lookup(self, ids: Sequence[str]) -> dict[str, Part]:
+        return self.index.lookup(ids)
+
+    def add(self, parts: Sequence[Part]) -> None:
+        self.parts.extend(parts)
+
+    def all_parts(self) -> Iterator[Part]:
+        return self.index.all_parts()
 
 
 def materialize(

@@ -288,19 +288,23 @@ class Change(NamedTuple):
 
 
 def apply_changes(
-    reader: TreeReader, tree: str | None, changes: Sequence[Change], writer: BlobWriter | None
+    reader: TreeReader, tree: str | None, changes: Sequence[Change], writer: BlobWriter | None,
+    made: dict[str, Node] | None = None,
 ) -> tuple[str | None, int]:
     """Apply edits in order to ``tree``; returns the new root id and total size.
 
     With ``writer=None`` nothing is stored: a dry run that raises ``PathConflict`` early.
     Work is proportional to the changes: in a big (sharded) directory only the shards
-    holding changed names are read and written again.
+    holding changed names are read and written again. ``made`` receives the directory
+    blobs written, decoded (another process's reader can ``remember`` them).
     """
     root = root_entry(tree, 0)
     edits = _Edits(reader, writer)
     new = _apply(edits, root, changes, 0, "")
     if writer is not None:
         reader.remember(edits.made)
+        if made is not None:
+            made.update(edits.made)
     if new is None:
         return None, 0
     return new.id, new.size

@@ -269,7 +269,9 @@ def datum_hash(datum: Datum, salt: str) -> str:
 
 
 # -- what user code sees ----------------------------------------------------------
-def datum_env(datum: Datum, job_id: str, output_commit: str, root: str = "/pfs") -> dict[str, str]:
+def datum_env(
+    datum: Datum, job_id: str, output_commit: str, root: str = "/pfs", did: str | None = None
+) -> dict[str, str]:
     """The environment variables of one datum's user code (DESIGN.md, reference §3.4).
 
     ``<name>`` is where the matched element appears (``/pfs/<name><path>``, ``/pfs/<name>``
@@ -277,6 +279,7 @@ def datum_env(datum: Datum, job_id: str, output_commit: str, root: str = "/pfs")
     ``_GROUP_BY`` are set when not empty; ``PACH_JOB_ID`` and ``PACH_OUTPUT_COMMIT_ID``
     when given. Every ``PACH_`` variable has a ``LOXO_`` twin. When one input has several
     elements in a datum (a group), its ``<name>`` is the last one's, as in Pachyderm.
+    ``did``: the datum's id, where the caller has it already.
     """
     base = root.rstrip("/")
     env: dict[str, str] = {}
@@ -289,7 +292,7 @@ def datum_env(datum: Datum, job_id: str, output_commit: str, root: str = "/pfs")
             pach[intern(f"DATUM_{inp.name}_JOIN_ON")] = inp.join_on
         if inp.group_by:
             pach[intern(f"DATUM_{inp.name}_GROUP_BY")] = inp.group_by
-    pach["DATUM_ID"] = datum_id(datum)
+    pach["DATUM_ID"] = did or datum_id(datum)
     if job_id:
         pach["JOB_ID"] = job_id
     if output_commit:

@@ -29,7 +29,6 @@ from loxo.model.jobs import DatumState, JobState
 from loxo.model.refs import Commit, File
 from loxo.pfs import Pfs
 from loxo.pfs.lookup import repo_row, resolve
-from loxo.pfs.snapshots import build_tree
 from loxo.pps import datum_sets
 from loxo.pps.datums import (
     Datum,
@@ -303,7 +302,7 @@ def _task(d: Datum, did: str, job: JobRun, empty: set[str]) -> DatumTask:
         TaskInput(i.name, i.repo, i.commit, job.trees.get(i.commit), i.path, i.name in empty)
         for i in d.inputs
     )
-    return DatumTask(did, inputs, datum_env(d, job.id, job.id))
+    return DatumTask(did, inputs, datum_env(d, job.id, job.id, did=did))
 
 
 def _inputs_json(d: Datum) -> str:
@@ -393,17 +392,18 @@ def _state(pfs: Pfs, job: JobRun) -> JobState:
 
 
 def _record(pfs: Pfs, job: JobRun, results: list[DatumResult]) -> None:
-    """Assemble each datum's output tree (one writer and one flush for the whole set),
-    then record states, timings, logs and counters in one transaction."""
-    writer = pfs.store.writer()
-    trees = {r.datum_id: build_tree(pfs.store, writer, list(r.outputs))[0] for r in results}
-    writer.flush()
+    """Index the output trees' directory blobs (a worker wrote them) and keep them
+    decoded for landing, then record states, timings, logs and counters in one
+    transaction."""
+    pfs.store.index.add([p for r in results for p in r.tree_parts])
+    for r in results:
+        pfs.store.trees.remember(r.tree_nodes)
     processed = sum(1 for r in results if r.state == DatumState.SUCCESS.value)
     failed = sum(1 for r in results if r.state == DatumState.FAILED.value)
     recovered = sum(1 for r in results if r.state == DatumState.RECOVERED.value)
     with pfs.store.db.write() as conn:
         bulk_update(conn, D, ["job_pk", "datum_id"], [
-            {"state": r.state, "output_tree": trees[r.datum_id], "output_size": r.output_size,
+            {"state": r.state, "output_tree": r.output_tree, "output_size": r.output_size,
              "error": r.error, "attempts": r.attempts, "started_at": _when(r.started),
              "finished_at": _when(r.finished), "download_seconds": r.download_seconds,
              "process_seconds": r.process_seconds, "upload_seconds": r.upload_seconds,

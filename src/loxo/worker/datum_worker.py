@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from loxo.pfs.snapshots import materialize, store_directories
+from loxo.pfs.snapshots import Built, build_trees, materialize, store_directories
 from loxo.pfs.store import Store, StoreLocation
 from loxo.worker.batching import run_batched
 from loxo.worker.logs import LogRanges
@@ -48,13 +48,16 @@ class DatumWorker:
             trash = [out_root]  # one removal for the whole set
         started = time.time()
         stored = store_directories(self.store, [r.out for r in ran if r.ok])
+        built = build_trees(self.store, stored)  # here, not in the job's one runner process
         upload = (time.time() - started) / max(1, len(stored))
-        outputs = iter(stored)
+        outputs = iter(zip(stored, built, strict=True))
+        nothing = Built(None, {}, ())
         results = []
         for r in ran:
-            files = next(outputs) if r.ok else []
+            files, tree = next(outputs) if r.ok else ([], nothing)
             results.append(DatumResult(
-                r.datum_id, r.state, tuple(files), sum(e.size for _, e in files), r.error,
+                r.datum_id, r.state, tree.tree, tree.nodes, tree.parts,
+                sum(e.size for _, e in files), r.error,
                 r.attempts, r.started, r.finished, r.download, r.process, upload if r.ok else 0.0,
                 r.downloaded, r.logs,
             ))

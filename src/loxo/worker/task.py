@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from loxo.pfs.dirblobs import Node
 from loxo.pfs.store import StoreLocation
-from loxo.pfs.tree import Entry
+from loxo.storage.blobs import Part
 
 
 @dataclass(frozen=True)
@@ -87,12 +88,16 @@ class LogLine:
 
 @dataclass(frozen=True)
 class DatumResult:
-    """How one datum went. ``state`` is "success", "failed" or "recovered"; a success's
-    output files are stored, and the caller assembles them into a tree."""
+    """How one datum went. ``state`` is "success", "failed" or "recovered". A success's
+    output files are stored as the tree ``output_tree``; its directory blobs are in the
+    object store but not yet in the blob index: the caller indexes ``tree_parts`` when it
+    records the datum (``tree_nodes`` are the same blobs decoded, for its cache)."""
 
     datum_id: str
     state: str
-    outputs: tuple[tuple[str, Entry], ...]  # stored files of /pfs/out: (path, entry)
+    output_tree: str | None
+    tree_nodes: dict[str, Node]
+    tree_parts: tuple[Part, ...]
     output_size: int
     error: str
     attempts: int
