@@ -8,9 +8,11 @@ most an orphaned temporary file, never half an object under a real key.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -51,6 +53,20 @@ def _check_key(key: str) -> str:
     return key
 
 
+class _OpenFiles(OrderedDict[str, int]):
+    """A thread's most recently read objects, kept open: a datum's input is one small
+    read from a pack, and opening the pack each time costs more than the read. Closed
+    when the thread ends (its ``threading.local`` goes, and this with it)."""
+
+    def __del__(self) -> None:
+        for fd in self.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+_KEEP_OPEN = 8
+
+
 class LocalObjectStore:
     """Objects as files under a directory (the embedded default)."""
 
@@ -59,6 +75,7 @@ class LocalObjectStore:
         self.fsync = fsync
         self._tmp = self.root / _TMP
         self._tmp.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
 
     def _path(self, key: str) -> Path:
         return self.root / _check_key(key)
@@ -84,12 +101,36 @@ class LocalObjectStore:
             raise ObjectMissing(f"object {key} is missing from {self.root}") from None
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
+        fd = self._open(key)
+        data = os.pread(fd, length, offset)
+        while len(data) < length:  # a short read: only at the end of the file
+            more = os.pread(fd, length - len(data), offset + len(data))
+            if not more:
+                break
+            data += more
+        return data
+
+    def _open(self, key: str) -> int:
+        """A descriptor for ``key``, kept open for this thread. Objects never change in
+        place, but one may be deleted (gc): a file with no links left is opened again,
+        which then fails as it should."""
+        files: _OpenFiles | None = getattr(self._local, "files", None)
+        if files is None:
+            files = self._local.files = _OpenFiles()
+        fd = files.get(key)
+        if fd is not None:
+            if os.fstat(fd).st_nlink:
+                files.move_to_end(key)
+                return fd
+            os.close(files.pop(key))
         try:
-            with open(self._path(key), "rb") as f:
-                f.seek(offset)
-                return f.read(length)
+            fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ObjectMissing(f"object {key} is missing from {self.root}") from None
+        files[key] = fd
+        if len(files) > _KEEP_OPEN:
+            os.close(files.popitem(last=False)[1])
+        return fd
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

@@ -1,9 +1,10 @@
 """Datum batching: one user process works through a whole datum set.
 
-The process is started once, with ``/pfs/<input>`` and ``/pfs/out`` pointing at
-``cur`` symlinks in the scratch space. Each time it asks for the next datum, the worker
-marks the datum in hand done, materialises the next one and repoints the ``cur`` links
-before it answers. Requests are lines on the ``req`` FIFO; answers go out on ``resp``:
+The process is started once, with ``/pfs/<input>`` pointing into ``in/cur``, a
+directory each datum's inputs are materialised in, and ``/pfs/out`` at ``out/cur``, a
+symlink to the datum's own output directory. Each time it asks for the next datum, the
+worker marks the datum in hand done (its inputs removed), materialises the next one and
+repoints ``out/cur`` before it answers. Requests are lines on the ``req`` FIFO; answers go out on ``resp``:
 
 - ``next`` (the ``loxo next datum`` shell shim): ``export`` lines or ``end``, on ``resp``
   opened and closed for each answer, so the shim's ``cat`` ends at end-of-file;
@@ -88,6 +89,8 @@ class _Session:
         self.hand: _InHand | None = None
         self.ended = False  # told "end": the datum in hand is done once the process exits
         self.stream = -1  # ``resp`` held open for writing, once a ``json`` client asked
+        shutil.rmtree(self.cur_in, ignore_errors=True)  # an earlier session's, if any
+        os.mkdir(self.cur_in)
 
     def run(self) -> RunResult:
         shim = self._shim()
@@ -150,13 +153,12 @@ class _Session:
         if not self.pending:
             return None
         datum = self.pending.popleft()
-        inp, out = self.worker.datum_dirs()
+        out = self.worker.datum_out()
         started = time.time()
         created: list[tuple[str, bool]] = []
-        _dirs, downloaded = self.worker.fetch(datum, inp, created)
-        _repoint(self.cur_in, inp)
+        _dirs, downloaded = self.worker.fetch(datum, self.cur_in, created)
         _repoint(self.cur_out, out)
-        self.hand = _InHand(datum, inp, created, out, started, time.time(), downloaded)
+        self.hand = _InHand(datum, self.cur_in, created, out, started, time.time(), downloaded)
         return self.worker.datum_variables(datum.env)
 
     def _finish(self, ok: bool, error: str, attempts: int = 1) -> None:
@@ -169,7 +171,7 @@ class _Session:
             hand.started, now, hand.fetched - hand.started, now - hand.fetched,
             hand.downloaded, lines,
         ))
-        remove_inputs(hand.inp, hand.created)
+        remove_inputs(hand.inp, hand.created, keep=True)
         self.hand = None
 
     def _shim(self) -> Path:
@@ -206,7 +208,7 @@ def run_batched(worker: DatumWorker, work: DatumSet) -> list[Ran]:
             done.extend(session.done[-1:])
         else:
             shutil.rmtree(session.hand.out, ignore_errors=True)
-            remove_inputs(session.hand.inp, session.hand.created)
+            remove_inputs(session.hand.inp, session.hand.created, keep=True)
             pending.appendleft(datum)
         session.close()
     order = {d.datum_id: i for i, d in enumerate(work.datums)}

@@ -67,11 +67,17 @@ class DatumWorker:
 
     def datum_dirs(self) -> tuple[str, str]:
         """Fresh scratch directories for one datum's inputs and outputs."""
-        self._n += 1
-        inp, out = f"{self.scratch}/in/{self._n}", f"{self.scratch}/out/{self._n}"
+        out = self.datum_out()
+        inp = f"{self.scratch}/in/{self._n}"
         os.mkdir(inp)
-        os.mkdir(out)
         return inp, out
+
+    def datum_out(self) -> str:
+        """A fresh scratch directory for one datum's outputs."""
+        self._n += 1
+        out = f"{self.scratch}/out/{self._n}"
+        os.mkdir(out)
+        return out
 
     def fetch(
         self, datum: DatumTask, inp: str | Path, created: list[tuple[str, bool]] | None = None

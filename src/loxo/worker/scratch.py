@@ -7,16 +7,20 @@ import os
 import shutil
 
 
-def remove_inputs(inp: str, created: list[tuple[str, bool]]) -> None:
+def remove_inputs(inp: str, created: list[tuple[str, bool]], keep: bool = False) -> None:
     """Remove a datum's materialised inputs: exactly what ``materialize`` recorded in
     ``created`` (no directory walk; user code cannot write there in the sandbox), then
-    ``inp`` itself; if anything else turned up there, the whole directory."""
+    ``inp`` itself unless ``keep``; if anything else turned up there, the whole
+    directory (made again, empty, if ``keep``)."""
     try:
         for path, is_dir in reversed(created):
             if is_dir:
                 os.rmdir(path)
             else:
                 os.unlink(path)
-        os.rmdir(inp)
+        if not keep:
+            os.rmdir(inp)
     except OSError:
         shutil.rmtree(inp, ignore_errors=True)
+        if keep:
+            os.makedirs(inp, exist_ok=True)
