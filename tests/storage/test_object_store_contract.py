@@ -84,6 +84,18 @@ def test_get_range(store: ObjectStore) -> None:
     assert store.get_range("r", 3, 0) == b""
 
 
+def test_range_reads_follow_overwrites_and_deletes(store: ObjectStore) -> None:
+    """Readers may keep objects open between range reads (the local store does); a
+    replaced object reads new bytes and a deleted one is missing, as with no cache."""
+    store.put("packs/p", b"first version")
+    assert store.get_range("packs/p", 0, 5) == b"first"
+    store.put("packs/p", b"second")
+    assert store.get_range("packs/p", 0, 6) == b"second"
+    store.delete("packs/p")
+    with pytest.raises(ObjectMissing):
+        store.get_range("packs/p", 0, 1)
+
+
 def test_missing_key_raises_object_missing(store: ObjectStore) -> None:
     assert not store.exists("nope")
     with pytest.raises(ObjectMissing):
