@@ -4,7 +4,8 @@ The process is started once, with ``/pfs/<input>`` pointing into ``in/cur``, a
 directory each datum's inputs are materialised in, and ``/pfs/out`` at ``out/cur``, a
 symlink to the datum's own output directory. Each time it asks for the next datum, the
 worker marks the datum in hand done (its inputs removed), materialises the next one and
-repoints ``out/cur`` before it answers. Requests are lines on the ``req`` FIFO; answers go out on ``resp``:
+repoints ``out/cur`` before it answers. Requests are lines on the ``req`` FIFO; answers
+go out on ``resp``:
 
 - ``next`` (the ``loxo next datum`` shell shim): ``export`` lines or ``end``, on ``resp``
   opened and closed for each answer, so the shim's ``cat`` ends at end-of-file;

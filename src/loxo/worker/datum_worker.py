@@ -48,7 +48,7 @@ class DatumWorker:
             trash = [out_root]  # one removal for the whole set
         started = time.time()
         stored = store_directories(self.store, [r.out for r in ran if r.ok])
-        built = build_trees(self.store, stored)  # here, not in the job's one runner process
+        built = build_trees(self.store, stored)  # here: workers run in parallel, the job's process not
         upload = (time.time() - started) / max(1, len(stored))
         outputs = iter(zip(stored, built, strict=True))
         nothing = Built(None, {}, ())
