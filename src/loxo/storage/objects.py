@@ -54,9 +54,8 @@ def _check_key(key: str) -> str:
 
 
 class _OpenFiles(OrderedDict[str, int]):
-    """A thread's most recently read objects, kept open: a datum's input is one small
-    read from a pack, and opening the pack each time costs more than the read. Closed
-    when the thread ends (its ``threading.local`` goes, and this with it)."""
+    """A thread's most recently read objects, kept open. Closed when the thread ends
+    (its ``threading.local`` goes, and this with it)."""
 
     def __del__(self) -> None:
         for fd in self.values():
@@ -64,15 +63,20 @@ class _OpenFiles(OrderedDict[str, int]):
                 os.close(fd)
 
 
-_KEEP_OPEN = 8
-
-
 class LocalObjectStore:
-    """Objects as files under a directory (the embedded default)."""
+    """Objects as files under a directory (the embedded default).
 
-    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False) -> None:
+    ``keep_open``: how many recently read objects each thread keeps open for range
+    reads. A datum worker reads one small file from a pack per datum, and opening the
+    pack costs more than the read; elsewhere it stays 0, since an open file that gc
+    deleted keeps its disk space until it is closed.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = False,
+                 keep_open: int = 0) -> None:
         self.root = Path(root)
         self.fsync = fsync
+        self.keep_open = keep_open
         self._tmp = self.root / _TMP
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
@@ -101,6 +105,13 @@ class LocalObjectStore:
             raise ObjectMissing(f"object {key} is missing from {self.root}") from None
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
+        if not self.keep_open:
+            try:
+                with open(self._path(key), "rb") as f:
+                    f.seek(offset)
+                    return f.read(length)
+            except FileNotFoundError:
+                raise ObjectMissing(f"object {key} is missing from {self.root}") from None
         fd = self._open(key)
         data = os.pread(fd, length, offset)
         while len(data) < length:  # a short read: only at the end of the file
@@ -128,7 +139,7 @@ class LocalObjectStore:
         except FileNotFoundError:
             raise ObjectMissing(f"object {key} is missing from {self.root}") from None
         files[key] = fd
-        if len(files) > _KEEP_OPEN:
+        if len(files) > self.keep_open:
             os.close(files.popitem(last=False)[1])
         return fd
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from loxo.pfs.snapshots import Built, build_trees, materialize, store_directories
 from loxo.pfs.store import Store, StoreLocation
+from loxo.storage.objects import LocalObjectStore
 from loxo.worker.batching import run_batched
 from loxo.worker.logs import LogRanges
 from loxo.worker.sandbox import DatumRun, Program, Sandbox, open_sandbox
@@ -29,6 +30,8 @@ class DatumWorker:
     def __init__(self, location: StoreLocation, scratch: Path, use_sandbox: bool = True) -> None:
         self.location = location
         self.store: Store = location.open()
+        if isinstance(self.store.objects, LocalObjectStore):
+            self.store.objects.keep_open = 8  # each datum's input is one read from a pack
         self.scratch = scratch
         self.sandbox: Sandbox
         self.sandbox, self.warning = open_sandbox(scratch, use_sandbox)
