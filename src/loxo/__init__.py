@@ -33,19 +33,16 @@ if TYPE_CHECKING:
     )
     from loxo.pfs import Source
 
-# The SDK pulls in SQLAlchemy and friends (half a second), the model pydantic-free but
-# still 50 ms; load them on first use, so that ``import loxo.batch`` in user code (once
-# per datum set) and ``loxo version`` stay instant.
-_MODEL = ("Branch", "BranchInfo", "Commit", "CommitInfo", "CommitSetInfo", "File", "FileInfo",
-          "FileKind", "FsckProblem", "Origin", "Repo", "RepoInfo")
+# The SDK pulls in SQLAlchemy and friends (half a second), the model 50 ms; load them on
+# first use, so that ``import loxo.batch`` in user code (once per datum set) and ``loxo
+# version`` stay instant. Every other name of ``__all__`` comes from ``loxo.model``.
 _LAZY = {"Client": "loxo.client", "ClientBase": "loxo.client", "OpenCommit": "loxo.client",
-         "RemoteClient": "loxo.client", "Source": "loxo.pfs",
-         **{name: "loxo.model" for name in _MODEL}}
+         "RemoteClient": "loxo.client", "Source": "loxo.pfs"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _LAZY or name in __all__:
+        return getattr(importlib.import_module(_LAZY.get(name, "loxo.model")), name)
     raise AttributeError(f"module 'loxo' has no attribute {name!r}")
 
 

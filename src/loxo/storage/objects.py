@@ -105,31 +105,20 @@ class LocalObjectStore:
             raise ObjectMissing(f"object {key} is missing from {self.root}") from None
 
     def get_range(self, key: str, offset: int, length: int) -> bytes:
-        if not self.keep_open:
-            try:
-                with open(self._path(key), "rb") as f:
-                    f.seek(offset)
-                    return f.read(length)
-            except FileNotFoundError:
-                raise ObjectMissing(f"object {key} is missing from {self.root}") from None
         fd = self._open(key)
-        data = os.pread(fd, length, offset)
-        while len(data) < length:  # a short read: only at the end of the file
-            more = os.pread(fd, length - len(data), offset + len(data))
-            if not more:
-                break
-            data += more
-        return data
+        try:
+            return os.pread(fd, length, offset)  # short only at the end of the file
+        finally:
+            if not self.keep_open:
+                os.close(fd)
 
     def _open(self, key: str) -> int:
-        """A descriptor for ``key``, kept open for this thread. Objects never change in
-        place, but one may be deleted (gc): a file with no links left is opened again,
-        which then fails as it should."""
-        files: _OpenFiles | None = getattr(self._local, "files", None)
-        if files is None:
-            files = self._local.files = _OpenFiles()
-        fd = files.get(key)
-        if fd is not None:
+        """A descriptor for ``key``; with ``keep_open``, kept open for this thread.
+        Objects never change in place, but one may be deleted (gc) or replaced: a file
+        with no links left is opened again, which then fails or finds the new one."""
+        files = self._open_files()
+        fd = files.get(key) if files is not None else None
+        if files is not None and fd is not None:
             if os.fstat(fd).st_nlink:
                 files.move_to_end(key)
                 return fd
@@ -138,10 +127,20 @@ class LocalObjectStore:
             fd = os.open(self._path(key), os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             raise ObjectMissing(f"object {key} is missing from {self.root}") from None
-        files[key] = fd
-        if len(files) > self.keep_open:
-            os.close(files.popitem(last=False)[1])
+        if files is not None:
+            files[key] = fd
+            if len(files) > self.keep_open:
+                os.close(files.popitem(last=False)[1])
         return fd
+
+    def _open_files(self) -> _OpenFiles | None:
+        """This thread's open objects (None when none are kept)."""
+        if not self.keep_open:
+            return None
+        files: _OpenFiles | None = getattr(self._local, "files", None)
+        if files is None:
+            files = self._local.files = _OpenFiles()
+        return files
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
