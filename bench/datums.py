@@ -9,6 +9,8 @@ Rows (all measured here, now):
   (3) a 100,000-datum job re-run after one input file changed: the whole command (start
       Python, put the file, run the job) and the job alone (``run_pending`` until it
       succeeded), and the job's time per skipped datum.
+Rows 1 and 2 are the medians of ``--repeat`` runs (default 3), each loxo run next to
+its baseline's: this VM's speed drifts by tens of percent within minutes.
 Each loxo run is a separate process (``python -c``); wall time and peak RSS are that
 process's and its children's (``os.wait4``). Usage: ``python bench/datums.py [--scale 0.1]``.
 """
@@ -19,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,30 +94,38 @@ def run_pipeline(home: Path, spec_text: str, work: Path, name: str) -> tuple[flo
     ))
 
 
-def bench_per_datum(work: Path, count: int) -> list[tuple[str, str, float, float, float]]:
+def bench_per_datum(work: Path, count: int, repeat: int) -> list[tuple[str, str, float, float, float]]:
+    """Rows (1) and (2): each side ``repeat`` times, alternating with its baseline so
+    that both see the same machine (a VM's speed drifts by tens of percent within
+    minutes); each row is the median run (wall time; its peak memory the highest)."""
     files = work / "files"
     make_files(files, count)
     home = work / "store"
     store_with(home, files)
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for n in range(repeat):
+        # the same command, with $in and /pfs/out as loxo sets them
+        out = work / f"xargs-out-{n}"
+        out.mkdir()
+        command = TRIVIAL.replace("/pfs/out", str(out))
+        xargs = f"ls {files} | xargs -P2 -I{{}} sh -c 'in=/pfs/in/{{}}; {command}'"
+        runs.setdefault("xargs", []).append(measured(["sh", "-c", xargs]))
+        trivial = spec(f"trivial{n}", ["sh", "-c", TRIVIAL])
+        runs.setdefault("loxo", []).append(run_pipeline(home, trivial, work, f"trivial{n}"))
+        loop_out = work / f"loop-out-{n}"
+        loop_out.mkdir()
+        loop = (f"import os\nfor n in sorted(os.listdir({str(files)!r})):\n"
+                f"    open(os.path.join({str(loop_out)!r}, n), 'w').write('ok\\n')\n")
+        runs.setdefault("loop", []).append(measured([sys.executable, "-c", loop]))
+        batch = spec(f"batched{n}", [sys.executable, "-c", BATCH_LOOP], batching=True)
+        runs.setdefault("batched", []).append(run_pipeline(home, batch, work, f"batched{n}"))
     rows = []
-    secs, rss = run_pipeline(home, spec("trivial", ["sh", "-c", TRIVIAL]), work, "trivial")
-    rows.append(("(1) process per datum", "loxo, parallelism 2", secs, count / secs, rss))
-    out = work / "xargs-out"
-    out.mkdir()
-    # the same command, with $in and /pfs/out as loxo sets them
-    command = TRIVIAL.replace("/pfs/out", str(out))
-    xargs = f"ls {files} | xargs -P2 -I{{}} sh -c 'in=/pfs/in/{{}}; {command}'"
-    secs, rss = measured(["sh", "-c", xargs])
-    rows.append(("(1) process per datum", "xargs -P2", secs, count / secs, rss))
-    batch = spec("batched", [sys.executable, "-c", BATCH_LOOP], batching=True)
-    secs, rss = run_pipeline(home, batch, work, "batched")
-    rows.append(("(2) datum batching", "loxo, parallelism 2", secs, count / secs, rss))
-    loop_out = work / "loop-out"
-    loop_out.mkdir()
-    loop = (f"import os\nfor n in sorted(os.listdir({str(files)!r})):\n"
-            f"    open(os.path.join({str(loop_out)!r}, n), 'w').write('ok\\n')\n")
-    secs, rss = measured([sys.executable, "-c", loop])
-    rows.append(("(2) datum batching", "bare Python loop", secs, count / secs, rss))
+    for case, how, key in (("(1) process per datum", "loxo, parallelism 2", "loxo"),
+                           ("(1) process per datum", "xargs -P2", "xargs"),
+                           ("(2) datum batching", "loxo, parallelism 2", "batched"),
+                           ("(2) datum batching", "bare Python loop", "loop")):
+        secs = statistics.median(s for s, _ in runs[key])
+        rows.append((case, how, secs, count / secs, max(r for _, r in runs[key])))
     return rows
 
 
@@ -147,6 +158,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of rows 1 and 2, alternating with their baselines (median)")
     parser.add_argument("--cases", default="123",
                         help="which rows to run: 1 and 2 share a store (default: 123)")
     args = parser.parse_args()
@@ -154,12 +167,13 @@ def main() -> None:
     rows: list[tuple[str, str, float, float, float]] = []
     try:
         if "1" in args.cases or "2" in args.cases:
-            rows += bench_per_datum(work, int(10_000 * args.scale))
+            rows += bench_per_datum(work, int(10_000 * args.scale), args.repeat)
         if "3" in args.cases:
             rows += bench_skipping(work, int(100_000 * args.scale))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"datum benchmark, {os.cpu_count()} cores, scale {args.scale}\n")
+    print(f"datum benchmark, {os.cpu_count()} cores, scale {args.scale}, "
+          f"rows 1-2: median of {args.repeat} alternating runs\n")
     print("| case | how | wall (s) | datums/s (last row: us per skipped datum) | peak RSS (MiB) |")
     print("|---|---|---:|---:|---:|")
     for case, how, secs, rate, rss in rows:

@@ -62,6 +62,12 @@ def split_path(path: str) -> list[str]:
     return [p for p in normalize_path(path).split("/") if p]
 
 
+def parts_of(path: str) -> tuple[str, ...]:
+    """Components of a path that is already normalised (one read from a tree or made by
+    ``normalize_path``): no checks, for loops over many thousands of paths."""
+    return tuple(path.split("/")[1:]) if path != "/" else ()
+
+
 def join_path(*parts: str) -> str:
     """Join path pieces and normalise the result."""
     return normalize_path("/".join(parts))

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from loxo.errors import SourceError
-from loxo.model.address import normalize_path, split_path
+from loxo.model.address import normalize_path, parts_of
 from loxo.model.refs import FileKind
 from loxo.pfs.dirblobs import Node
 from loxo.pfs.files import Source, store_sources
 from loxo.pfs.store import Store
 from loxo.pfs.tree import Change, Entry, apply_changes
-from loxo.storage.blobs import BlobIndex, BlobWriter, Part
+from loxo.storage.blobs import BlobIndex, BlobWriter, Content, Part
 
 
 def walk_local(dest: str, directory: str) -> Iterator[Source]:
@@ -38,25 +38,29 @@ Stored = list[tuple[str, Entry]]
 """Files stored from a directory: ``(path, entry)``, the entry carrying chunk locations."""
 
 
-def store_directories(store: Store, directories: list[str]) -> list[Stored]:
-    """Store the files under each directory with one writer (one pack, one flush for all),
-    without building trees (see ``build_trees``)."""
-    sources = [list(walk_local("/", d)) for d in directories]
-    flat = [s for group in sources for s in group]
-    if not flat:
-        return [[] for _ in directories]
-    writer = store.writer()
-    contents = iter(store_sources(writer, flat))
-    writer.flush()  # chunk locations are final only now
-    out: list[Stored] = []
-    for group in sources:
-        stored: Stored = []
-        for s in group:
-            c = next(contents)
-            name = s.path.rsplit("/", 1)[-1]
-            stored.append((s.path, Entry(name, FileKind.FILE, c.id, c.size, writer.parts(c.chunks))))
-        out.append(stored)
-    return out
+class DirectoryStorer:
+    """Stores the files of local directories, one directory at a time, with one writer
+    (one pack, one flush for all). Adding a directory reads, hashes and compresses its
+    files; their chunk locations are final only once ``finish`` flushed the writer."""
+
+    def __init__(self, store: Store) -> None:
+        self.writer = store.writer()
+        self.groups: list[tuple[list[Source], list[Content]]] = []
+
+    def add(self, directory: str) -> list[Source]:
+        """Store the files under ``directory``; returns them (its ``local`` paths may be
+        removed now). ``finish`` lists them in the order directories were added."""
+        sources = list(walk_local("/", directory))
+        contents = store_sources(self.writer, sources) if sources else []
+        self.groups.append((sources, contents))
+        return sources
+
+    def finish(self) -> list[Stored]:
+        self.writer.flush()
+        parts = self.writer.parts
+        return [[(s.path, Entry(s.path.rsplit("/", 1)[-1], FileKind.FILE, c.id, c.size, parts(c.chunks)))
+                 for s, c in zip(sources, contents, strict=True)]
+                for sources, contents in self.groups]
 
 
 class Built(NamedTuple):
@@ -79,7 +83,7 @@ def build_trees(store: Store, groups: list[Stored]) -> list[Built]:
         nodes: dict[str, Node] = {}
         tree = None
         if files:
-            changes = [Change(tuple(split_path(path)), "put", entry) for path, entry in files]
+            changes = [Change(parts_of(path), "put", entry) for path, entry in files]
             tree, _ = apply_changes(store.trees, None, changes, writer, nodes)
         made.append((tree, nodes))
     writer.flush()
@@ -124,12 +128,12 @@ def materialize(
     made = {root}  # plain strings and os calls: this runs once per datum
     record = created.append if created is not None else (lambda item: None)
     record((root, True))
-    entry = store.trees.lookup(tree, split_path(path))
+    entry = store.trees.lookup(tree, parts_of(path))
     if entry is None:
         return 0
     written = 0
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-    for sub, e in store.trees.walk(entry, normalize_path(path)):
+    for sub, e in store.trees.walk(entry, path):
         local = root if sub == "/" else root + sub  # sub is normalised: "/" or "/a/b"
         _make_dirs(local if e.is_dir else os.path.dirname(local), made, record)
         if e.is_dir:

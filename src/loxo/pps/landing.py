@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, insert, literal, select
 from loxo.errors import PathConflict
 from loxo.meta import schema
 from loxo.meta.db import bulk_insert, utcnow
-from loxo.model.address import split_path
+from loxo.model.address import parts_of
 from loxo.model.jobs import DatumState
 from loxo.model.refs import Origin
 from loxo.pfs import Pfs
@@ -40,7 +40,7 @@ def land(pfs: Pfs, job: JobRun) -> None:
             select(D.c.datum_id, D.c.output_tree).where(
                 D.c.job_pk == job.pk, D.c.state == DatumState.SUCCESS.value,
                 D.c.output_tree.is_not(None)).order_by(D.c.datum_id))]
-    changes = [Change(tuple(split_path(p)), "delete") for p in gone]
+    changes = [Change(parts_of(p), "delete") for p in gone]
     new_owners = _new_outputs(pfs, job, parent, made, gone, changes)
     writer = pfs.store.writer()
     tree, size = apply_changes(pfs.store.trees, base, changes, writer)
@@ -132,7 +132,7 @@ def _new_outputs(
         if other is not None and not append:
             raise _overlap(other, did, path)
         # appending to no file is a put, so "append" is right for every file
-        changes.append(Change(tuple(split_path(path)), "append" if append else "put", entry))
+        changes.append(Change(parts_of(path), "append" if append else "put", entry))
     return owners
 
 

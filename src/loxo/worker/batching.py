@@ -32,6 +32,7 @@ import shutil
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -74,8 +75,11 @@ class _InHand:
 class _Session:
     """One user process and the datums it takes."""
 
-    def __init__(self, worker: DatumWorker, work: DatumSet, pending: deque[DatumTask]) -> None:
+    def __init__(self, worker: DatumWorker, work: DatumSet, pending: deque[DatumTask],
+                 keep: Callable[[Ran], None]) -> None:
         self.worker = worker
+        self.keep = keep
+        self.kept = 0  # how many of ``done`` went to ``keep``
         self.work = work
         self.pending = pending
         root = worker.scratch
@@ -125,6 +129,7 @@ class _Session:
         if self.ended and self.hand is not None:
             self._finish(True, "")  # with whatever the process printed after its last datum
         self.ranges.close()
+        self._keep_done()
         return box[0]
 
     def close(self) -> None:
@@ -138,10 +143,16 @@ class _Session:
             body = json.dumps(env).encode()
             with contextlib.suppress(BrokenPipeError):
                 _write_all(self.stream, b"%d\n%s" % (len(body), body))
-            return
-        text = "end\n" if env is None else "".join(
-            f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
-        _respond(self.logs / "resp", text, thread)
+        else:
+            text = "end\n" if env is None else "".join(
+                f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
+            _respond(self.logs / "resp", text, thread)
+        self._keep_done()  # while user code works on the next datum
+
+    def _keep_done(self) -> None:
+        for ran in self.done[self.kept:]:
+            self.keep(ran)
+        self.kept = len(self.done)
 
     def _advance(self) -> dict[str, str] | None:
         """The datum in hand is done; set up the next one and return its variables (or
@@ -186,14 +197,15 @@ class _Session:
         return shim
 
 
-def run_batched(worker: DatumWorker, work: DatumSet) -> list[Ran]:
-    """Run a datum set through as few user processes as failures allow."""
+def run_batched(worker: DatumWorker, work: DatumSet, done_with: Callable[[Ran], None]) -> list[Ran]:
+    """Run a datum set through as few user processes as failures allow; ``done_with``
+    gets each datum once it is done and user code has moved on."""
     pending: deque[DatumTask] = deque(work.datums)
     tries: dict[str, int] = {}
     done: list[Ran] = []
     limit = max(1, work.transform.datum_tries)
     while pending:
-        session = _Session(worker, work, pending)
+        session = _Session(worker, work, pending, done_with)
         result = session.run()
         done.extend(session.done)
         if session.hand is None:

@@ -13,16 +13,16 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from loxo.pfs.snapshots import Built, build_trees, materialize, store_directories
+from loxo.pfs.snapshots import Built, DirectoryStorer, Stored, build_trees, materialize
 from loxo.pfs.store import Store, StoreLocation
 from loxo.storage.objects import LocalObjectStore
 from loxo.worker.batching import run_batched
 from loxo.worker.logs import LogRanges
-from loxo.worker.sandbox import DatumRun, Program, Sandbox, open_sandbox
-from loxo.worker.scratch import remove_inputs
+from loxo.worker.sandbox import AHEAD, DatumRun, Program, Sandbox, open_sandbox
+from loxo.worker.scratch import remove_inputs, remove_outputs
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, Ran, Transform
 
 
@@ -42,30 +42,30 @@ class DatumWorker:
         self.store.close()
 
     def run_set(self, work: DatumSet) -> list[DatumResult]:
-        """Run every datum of the set, then store all their outputs at once."""
+        """Run every datum of the set; each one's outputs are stored as soon as it is
+        done (while the next ones run) into one pack, and their trees built at the end."""
+        outputs = _Outputs(self.store)
         if work.transform.datum_batching:
-            ran = run_batched(self, work)
-            trash = [r.out for r in ran]
+            ran = run_batched(self, work, outputs.take)
         else:
-            ran, out_root = self._run_all(work)
-            trash = [out_root]  # one removal for the whole set
+            ran = self._run_all(work, outputs.take)
+        for r in ran:  # those not taken yet (a batch process that died, say)
+            outputs.take(r)
         started = time.time()
-        stored = store_directories(self.store, [r.out for r in ran if r.ok])
+        stored = outputs.storer.finish()
         built = build_trees(self.store, stored)  # here: workers run in parallel, the job's process not
-        upload = (time.time() - started) / max(1, len(stored))
-        outputs = iter(zip(stored, built, strict=True))
-        nothing = Built(None, {}, ())
+        upload = (outputs.seconds + time.time() - started) / max(1, len(stored))
+        nothing: tuple[Stored, Built] = ([], Built(None, {}, ()))
         results = []
         for r in ran:
-            files, tree = next(outputs) if r.ok else ([], nothing)
+            i = outputs.index.get(r.datum_id)
+            files, tree = nothing if i is None else (stored[i], built[i])
             results.append(DatumResult(
                 r.datum_id, r.state, tree.tree, tree.nodes, tree.parts,
                 sum(e.size for _, e in files), r.error,
                 r.attempts, r.started, r.finished, r.download, r.process, upload if r.ok else 0.0,
                 r.downloaded, r.logs,
             ))
-        for path in trash:
-            shutil.rmtree(path, ignore_errors=True)
         return results
 
     def datum_dirs(self) -> tuple[str, str]:
@@ -107,9 +107,10 @@ class DatumWorker:
         """The datum's own variables, with /pfs paths where this sandbox has them."""
         return _retarget(datum_env, self.sandbox.pfs_root)
 
-    def _run_all(self, work: DatumSet) -> tuple[list[Ran], str]:
+    def _run_all(self, work: DatumSet, done: Callable[[Ran], None]) -> list[Ran]:
         """One datum after another in the sandbox's runner, which retries them and runs
-        ``err_cmd`` itself: one message per datum, and all output in two log files."""
+        ``err_cmd`` itself: one message per datum, and all output in two log files.
+        ``done`` gets each datum as soon as its outcome is in."""
         t = work.transform
         self._n += 1
         tag = f"set{self._n}"
@@ -120,13 +121,17 @@ class DatumWorker:
                           t.datum_tries, t.accept_return_code, t.err_cmd, t.err_stdin,
                           f"{log_root}/stdout", f"{log_root}/stderr")
         fetched: deque[tuple[str, list[tuple[str, bool]], float, float, int]] = deque()
+        # Input directories are reused: the runner holds at most AHEAD datums, and a
+        # datum's inputs are removed before the one AHEAD after it is prepared.
+        slots = [f"{inp_root}/{k}" for k in range(2 * AHEAD)]
+        for slot in slots:
+            os.mkdir(slot)
 
         def prepare() -> Iterator[DatumRun]:
             # lazily: the runner takes these a few ahead of the outcomes read below
             for i, datum in enumerate(work.datums):
-                inp, started = f"{inp_root}/{i}", time.time()
+                inp, started = slots[i % len(slots)], time.time()
                 created: list[tuple[str, bool]] = []
-                os.mkdir(inp)
                 dirs, downloaded = self.fetch(datum, inp, created)
                 links = {f"/pfs/{name}": path for name, path in dirs.items()}
                 links["/pfs/out"] = f"{out_root}/{i}"
@@ -139,14 +144,15 @@ class DatumWorker:
             outcomes = self.sandbox.run_set(program, prepare())
             for i, (datum, o) in enumerate(zip(work.datums, outcomes, strict=True)):
                 inp, created, started, ready, downloaded = fetched.popleft()
-                remove_inputs(inp, created)
+                remove_inputs(inp, created, keep=True)
                 ran.append(Ran(datum.datum_id, o.state, o.state == "success", f"{out_root}/{i}",
                                o.error, o.attempts, started, o.finished, ready - started,
                                o.finished - o.started, downloaded, logs.take(o.logs, o.finished)))
+                done(ran[-1])
         finally:
-            shutil.rmtree(inp_root, ignore_errors=True)
-            shutil.rmtree(log_root, ignore_errors=True)
-        return ran, out_root
+            for root in (inp_root, out_root, log_root):
+                shutil.rmtree(root, ignore_errors=True)
+        return ran
 
 
 def _retarget(env: dict[str, str], root: str) -> dict[str, str]:
@@ -154,3 +160,27 @@ def _retarget(env: dict[str, str], root: str) -> dict[str, str]:
     if root == "/pfs":
         return env
     return {k: (root + v.removeprefix("/pfs") if v.startswith("/pfs") else v) for k, v in env.items()}
+
+
+class _Outputs:
+    """A set's outputs: each datum's directory is stored (if it succeeded) and removed
+    once, as soon as the datum is done."""
+
+    def __init__(self, store: Store) -> None:
+        self.storer = DirectoryStorer(store)
+        self.index: dict[str, int] = {}  # datum id -> its group in ``storer``
+        self.taken: set[str] = set()
+        self.seconds = 0.0
+
+    def take(self, r: Ran) -> None:
+        if r.datum_id in self.taken:
+            return
+        self.taken.add(r.datum_id)
+        if not r.ok:
+            shutil.rmtree(r.out, ignore_errors=True)
+            return
+        started = time.time()
+        self.index[r.datum_id] = len(self.storer.groups)
+        files = self.storer.add(r.out)
+        remove_outputs(r.out, [f.local for f in files if f.local is not None])
+        self.seconds += time.time() - started

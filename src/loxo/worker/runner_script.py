@@ -72,6 +72,8 @@ class Runner:
         self.program: dict[str, Any] = {}
         self.logs: tuple[int, int] | None = None
         self.home = os.getcwd()
+        # no stdin: /dev/null (EOF at once, like an empty pipe) saves four system calls
+        self.null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
 
     def run_one(self, req: dict[str, Any]) -> dict[str, Any]:
         _relink(req.get("links", {}), self.links)
@@ -141,11 +143,12 @@ class Runner:
 
     def _spawn(self, cmd: list[str], data: bytes, env: dict[str, str], cwd: str | None,
                out: int, err: int) -> int:
-        read, write = os.pipe()
+        read, write = os.pipe() if data else (self.null, -1)
         try:
-            os.write(write, data)
-            os.close(write)
-            write = -1
+            if write >= 0:
+                os.write(write, data)
+                os.close(write)
+                write = -1
             if cwd:  # posix_spawn has no chdir here: the child inherits ours (one thread)
                 os.chdir(cwd)
             exe = _which(cmd[0], env.get("PATH", os.defpath), self.found)
@@ -155,7 +158,8 @@ class Runner:
                               (os.POSIX_SPAWN_DUP2, err, 2)],
             )
         finally:
-            os.close(read)
+            if read != self.null:
+                os.close(read)
             if write >= 0:
                 os.close(write)
             if cwd:

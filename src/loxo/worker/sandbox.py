@@ -102,7 +102,7 @@ class Sandbox(Protocol):
     def close(self) -> None: ...
 
 
-_AHEAD = 4
+AHEAD = 4
 """Datums sent to the runner before their predecessor's outcome is read: the runner
 starts the next command at once, while the worker stores or cleans up the last."""
 
@@ -143,11 +143,11 @@ class _RunnerProcess:
         send(json.dumps(header) + "\n")
         source = iter(datums)
         in_flight = 0
-        # Replies are a few hundred bytes and at most _AHEAD are unread, so the runner
+        # Replies are a few hundred bytes and at most AHEAD are unread, so the runner
         # never blocks writing them while this process blocks writing requests.
         try:
             while True:
-                while in_flight < _AHEAD and (d := next(source, None)) is not None:
+                while in_flight < AHEAD and (d := next(source, None)) is not None:
                     send(json.dumps({"op": "datum", "links": d.links, "env": d.env, "out": d.out})
                          + "\n")
                     in_flight += 1

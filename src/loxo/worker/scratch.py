@@ -24,3 +24,16 @@ def remove_inputs(inp: str, created: list[tuple[str, bool]], keep: bool = False)
         shutil.rmtree(inp, ignore_errors=True)
         if keep:
             os.makedirs(inp, exist_ok=True)
+
+
+def remove_outputs(out: str, files: list[str]) -> None:
+    """Remove a datum's output directory once its ``files`` (every file in it, as
+    listed when they were stored) are stored: an unlink per file and one rmdir, where
+    ``rmtree`` would list and stat everything again; anything else in there
+    (subdirectories, symlinks) falls back to ``rmtree``."""
+    try:
+        for path in files:
+            os.unlink(path)
+        os.rmdir(out)
+    except OSError:
+        shutil.rmtree(out, ignore_errors=True)
