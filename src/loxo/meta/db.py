@@ -15,6 +15,7 @@ race-free (pfs's branch compare-and-swap, the controller, job leases rely on it)
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -232,10 +233,17 @@ def _mark(conn: Connection) -> str:
 def _params(
     conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]
 ) -> list[tuple[Any, ...]]:
-    procs = [table.c[c].type.bind_processor(conn.dialect) for c in columns]
-    if not any(procs):
-        return [tuple(r[c] for c in columns) for r in rows]
-    return [tuple(p(r[c]) if p else r[c] for c, p in zip(columns, procs, strict=True)) for r in rows]
+    get = operator.itemgetter(*columns) if len(columns) > 1 else lambda r: (r[columns[0]],)
+    procs = [(i, p) for i, c in enumerate(columns) if (p := table.c[c].type.bind_processor(conn.dialect))]
+    if not procs:
+        return [get(r) for r in rows]
+    out = []
+    for r in rows:  # a loop per row with only the columns that need it: 100,000 rows
+        values = list(get(r))
+        for i, p in procs:
+            values[i] = p(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def sqlite_url(path: Path) -> str:

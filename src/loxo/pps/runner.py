@@ -213,17 +213,16 @@ def _plan(pfs: Pfs, job: JobRun, warm: Callable[[], None]) -> tuple[list[DatumTa
             skipped += mine[did] == DatumState.SKIPPED.value
             continue
         done = None if every else prior.get(h)
-        row = {"job_pk": job.pk, "datum_id": did, "hash": h, "inputs": _inputs_json(d)}
+        row = {"job_pk": job.pk, "datum_id": did, "hash": h, "inputs": _inputs_json(d), **_ZERO}
         if done is not None:
             skipped += 1
-            rows.append({**row, "state": DatumState.SKIPPED.value, "output_tree": done[0],
-                         "output_size": done[1], **_ZERO})
+            row.update(state=_SKIPPED, output_tree=done[0], output_size=done[1])
         else:
-            rows.append({**row, "state": DatumState.STARTING.value, "output_tree": None,
-                         "output_size": 0, **_ZERO})
+            row.update(state=_STARTING, output_tree=None, output_size=0)
             todo.append(_task(d, did, job, empty))
             if len(todo) == _WARM_AT:
                 warm()
+        rows.append(row)
         if len(rows) >= _ROW_BATCH:
             _insert(pfs, rows)
     _insert(pfs, rows)
@@ -285,6 +284,7 @@ def _replan(pfs: Pfs, job: JobRun, leaf: PfsInput, total: int) -> tuple[list[Dat
     return todo, total, total - len(todo)
 
 
+_SKIPPED, _STARTING = DatumState.SKIPPED.value, DatumState.STARTING.value  # an enum's .value costs ~1 us
 _ZERO = {"error": "", "attempts": 0, "download_seconds": 0.0, "process_seconds": 0.0,
          "upload_seconds": 0.0}
 

@@ -19,6 +19,7 @@ before any commit refers to them, so a killed writer leaves only unreferenced ob
 
 from __future__ import annotations
 
+import os
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -182,8 +183,7 @@ class BlobWriter:
     def add_path(self, path: str, size: int) -> Content:
         """A whole file on local disk (``size`` as stat reported it)."""
         if size <= content.SINGLE_BLOB_MAX:
-            with open(path, "rb") as f:
-                data = f.read()
+            data = _read_file(path, size)
             if len(data) <= content.SINGLE_BLOB_MAX:  # it may have grown since the stat
                 return self._add_whole(data)
         return self.add_chunks(content.cut_file(path))
@@ -239,6 +239,21 @@ class BlobWriter:
 
     def parts(self, blob_ids: Iterable[str]) -> tuple[Part, ...]:
         return tuple(self._known[b] for b in blob_ids)
+
+
+def _read_file(path: str, size: int) -> bytes:
+    """A whole file, in one read where ``size`` is still right: three system calls
+    instead of the six of ``open().read()`` (fstat, isatty, a second read for the end),
+    for the many small files of datums and ingests."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, size + 1)  # a regular file's read is short only at its end
+        if len(data) <= size:
+            return data
+        with open(fd, "rb", closefd=False) as f:  # it grew since the stat
+            return data + f.read()
+    finally:
+        os.close(fd)
 
 
 def _cut_buf(data: bytes | memoryview) -> Iterator[memoryview]:
