@@ -119,6 +119,9 @@ def bench_per_datum(work: Path, count: int, repeat: int) -> list[tuple[str, str,
         runs.setdefault("loop", []).append(measured([sys.executable, "-c", loop]))
         batch = spec(f"batched{n}", [sys.executable, "-c", BATCH_LOOP], batching=True)
         runs.setdefault("batched", []).append(run_pipeline(home, batch, work, f"batched{n}"))
+    for key, label in (("loxo", "(1) loxo"), ("xargs", "(1) xargs -P2"), ("batched", "(2) loxo"),
+                       ("loop", "(2) bare loop")):
+        print(f"{label} runs (s): {', '.join(f'{s:.2f}' for s, _ in runs[key])}")
     rows = []
     for case, how, key in (("(1) process per datum", "loxo, parallelism 2", "loxo"),
                            ("(1) process per datum", "xargs -P2", "xargs"),

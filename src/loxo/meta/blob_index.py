@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from loxo.meta import schema
-from loxo.meta.db import Database
+from loxo.meta.db import Database, driver_mark
 from loxo.storage.blobs import Part
 
 
@@ -19,10 +19,14 @@ class SqlBlobIndex:
     def lookup(self, ids: Sequence[str]) -> dict[str, Part]:
         if not ids:
             return {}
-        t = schema.blobs
         with self.db.read() as conn:
-            rows = conn.execute(select(t).where(t.c.id.in_(list(ids)))).all()
-        return {r.id: Part(r.id, r.key, r.offset, r.length, r.size, r.codec) for r in rows}
+            # through the driver: SQLAlchemy's IN expansion and typed rows cost ~20 us a
+            # blob, and a worker looks up every directory blob of its datums' outputs
+            quote, mark = conn.dialect.identifier_preparer.quote, driver_mark(conn)
+            sql = (f"SELECT id, {quote('key')}, {quote('offset')}, length, size, codec "
+                   f"FROM blobs WHERE id IN ({', '.join([mark] * len(ids))})")
+            rows = conn.exec_driver_sql(sql, tuple(ids)).fetchall()
+        return {r[0]: Part(*r) for r in rows}
 
     def add(self, parts: Sequence[Part]) -> None:
         if not parts:

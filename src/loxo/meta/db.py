@@ -210,7 +210,7 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     columns = list(rows[0])
     quote = conn.dialect.identifier_preparer.quote
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
-           f"VALUES ({', '.join([_mark(conn)] * len(columns))})")
+           f"VALUES ({', '.join([driver_mark(conn)] * len(columns))})")
     conn.exec_driver_sql(sql, _params(conn, table, columns, rows))
 
 
@@ -219,14 +219,15 @@ def bulk_update(conn: Connection, table: Table, keys: list[str], rows: list[dict
     driver's executemany (see ``bulk_insert``). Every row has the same keys."""
     if not rows:
         return
-    quote, mark = conn.dialect.identifier_preparer.quote, _mark(conn)
+    quote, mark = conn.dialect.identifier_preparer.quote, driver_mark(conn)
     values = [c for c in rows[0] if c not in keys]
     sql = (f"UPDATE {quote(table.name)} SET {', '.join(f'{quote(c)} = {mark}' for c in values)} "
            f"WHERE {' AND '.join(f'{quote(k)} = {mark}' for k in keys)}")
     conn.exec_driver_sql(sql, _params(conn, table, values + keys, rows))
 
 
-def _mark(conn: Connection) -> str:
+def driver_mark(conn: Connection) -> str:
+    """The driver's placeholder for ``exec_driver_sql``."""
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 

@@ -34,62 +34,66 @@ def walk_local(dest: str, directory: str) -> Iterator[Source]:
             yield Source(normalize_path(prefix + entry.name), local=entry.path, size=entry.stat().st_size)
 
 
-Stored = list[tuple[str, Entry]]
-"""Files stored from a directory: ``(path, entry)``, the entry carrying chunk locations."""
-
-
-class DirectoryStorer:
-    """Stores the files of local directories, one directory at a time, with one writer
-    (one pack, one flush for all). Adding a directory reads, hashes and compresses its
-    files; their chunk locations are final only once ``finish`` flushed the writer."""
-
-    def __init__(self, store: Store) -> None:
-        self.writer = store.writer()
-        self.groups: list[tuple[list[Source], list[Content]]] = []
-
-    def add(self, directory: str) -> list[Source]:
-        """Store the files under ``directory``; returns them (its ``local`` paths may be
-        removed now). ``finish`` lists them in the order directories were added."""
-        sources = list(walk_local("/", directory))
-        contents = store_sources(self.writer, sources) if sources else []
-        self.groups.append((sources, contents))
-        return sources
-
-    def finish(self) -> list[Stored]:
-        self.writer.flush()
-        parts = self.writer.parts
-        return [[(s.path, Entry(s.path.rsplit("/", 1)[-1], FileKind.FILE, c.id, c.size, parts(c.chunks)))
-                 for s, c in zip(sources, contents, strict=True)]
-                for sources, contents in self.groups]
-
-
 class Built(NamedTuple):
     """A tree made of stored files, with its directory blobs: decoded (for a reader to
-    ``remember``) and where they are (for the blob index)."""
+    ``remember``) and where they are (for the blob index); ``size``: its files' bytes."""
 
     tree: str | None
     nodes: dict[str, Node]
     parts: tuple[Part, ...]
+    size: int
 
 
-def build_trees(store: Store, groups: list[Stored]) -> list[Built]:
-    """A tree of each group of stored files. Its directory blobs are written but not
+class DirectoryTrees:
+    """Stores local directories as trees, one directory at a time.
+
+    Adding a directory reads, hashes and compresses its files. Every ``batch``
+    directories their writer is flushed (chunk locations are final only then) and their
+    trees are built, so that little is left for ``finish``: a worker adds each datum's
+    outputs while the next datums run. The trees' directory blobs are written but not
     indexed: whoever records the trees indexes their parts in the same step, so a worker
-    building them never writes to the database."""
-    deferred = _DeferredIndex(store.index)
-    writer = BlobWriter(store.objects, deferred)
-    made: list[tuple[str | None, dict[str, Node]]] = []
-    for files in groups:
-        nodes: dict[str, Node] = {}
-        tree = None
-        if files:
-            changes = [Change(parts_of(path), "put", entry) for path, entry in files]
-            tree, _ = apply_changes(store.trees, None, changes, writer, nodes)
-        made.append((tree, nodes))
-    writer.flush()
-    located = {p.id: p for p in deferred.parts}
-    return [Built(tree, nodes, tuple(located[i] for i in nodes if i in located))
-            for tree, nodes in made]
+    building them never writes to the database.
+    """
+
+    def __init__(self, store: Store, batch: int = 256) -> None:
+        self.store = store
+        self.batch = batch
+        self.files = store.writer()
+        self.deferred = _DeferredIndex(store.index)
+        self.dirs = BlobWriter(store.objects, self.deferred)
+        self.waiting: list[tuple[list[Source], list[Content]]] = []
+        self.made: list[tuple[str | None, dict[str, Node], int]] = []
+
+    def add(self, directory: str) -> list[Source]:
+        """Store the files under ``directory``; returns them (its ``local`` paths may be
+        removed now). ``finish`` answers in the order directories were added."""
+        sources = list(walk_local("/", directory))
+        contents = store_sources(self.files, sources) if sources else []
+        self.waiting.append((sources, contents))
+        if len(self.waiting) >= self.batch:
+            self._build()
+        return sources
+
+    def _build(self) -> None:
+        self.files.flush()
+        parts = self.files.parts
+        for sources, contents in self.waiting:
+            nodes: dict[str, Node] = {}
+            tree = None
+            if sources:
+                changes = [Change(parts_of(s.path), "put", Entry(
+                    s.path.rsplit("/", 1)[-1], FileKind.FILE, c.id, c.size, parts(c.chunks)))
+                    for s, c in zip(sources, contents, strict=True)]
+                tree, _ = apply_changes(self.store.trees, None, changes, self.dirs, nodes)
+            self.made.append((tree, nodes, sum(c.size for c in contents)))
+        self.waiting = []
+
+    def finish(self) -> list[Built]:
+        self._build()
+        self.dirs.flush()
+        located = {p.id: p for p in self.deferred.parts}
+        return [Built(tree, nodes, tuple(located[i] for i in nodes if i in located), size)
+                for tree, nodes, size in self.made]
 
 
 class _DeferredIndex:

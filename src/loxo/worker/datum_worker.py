@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from loxo.pfs.snapshots import Built, DirectoryStorer, Stored, build_trees, materialize
+from loxo.pfs.snapshots import Built, DirectoryTrees, materialize
 from loxo.pfs.store import Store, StoreLocation
 from loxo.storage.objects import LocalObjectStore
 from loxo.worker.batching import run_batched
@@ -43,7 +43,7 @@ class DatumWorker:
 
     def run_set(self, work: DatumSet) -> list[DatumResult]:
         """Run every datum of the set; each one's outputs are stored as soon as it is
-        done (while the next ones run) into one pack, and their trees built at the end."""
+        done, and their trees built every few datums, while the next ones run."""
         outputs = _Outputs(self.store)
         if work.transform.datum_batching:
             ran = run_batched(self, work, outputs.take)
@@ -52,17 +52,15 @@ class DatumWorker:
         for r in ran:  # those not taken yet (a batch process that died, say)
             outputs.take(r)
         started = time.time()
-        stored = outputs.storer.finish()
-        built = build_trees(self.store, stored)  # here: workers run in parallel, the job's process not
-        upload = (outputs.seconds + time.time() - started) / max(1, len(stored))
-        nothing: tuple[Stored, Built] = ([], Built(None, {}, ()))
+        built = outputs.trees.finish()
+        upload = (outputs.seconds + time.time() - started) / max(1, len(built))
+        nothing = Built(None, {}, (), 0)
         results = []
         for r in ran:
             i = outputs.index.get(r.datum_id)
-            files, tree = nothing if i is None else (stored[i], built[i])
+            tree = nothing if i is None else built[i]
             results.append(DatumResult(
-                r.datum_id, r.state, tree.tree, tree.nodes, tree.parts,
-                sum(e.size for _, e in files), r.error,
+                r.datum_id, r.state, tree.tree, tree.nodes, tree.parts, tree.size, r.error,
                 r.attempts, r.started, r.finished, r.download, r.process, upload if r.ok else 0.0,
                 r.downloaded, r.logs,
             ))
@@ -167,8 +165,8 @@ class _Outputs:
     once, as soon as the datum is done."""
 
     def __init__(self, store: Store) -> None:
-        self.storer = DirectoryStorer(store)
-        self.index: dict[str, int] = {}  # datum id -> its group in ``storer``
+        self.trees = DirectoryTrees(store)
+        self.index: dict[str, int] = {}  # datum id -> its place in what ``trees`` made
         self.taken: set[str] = set()
         self.seconds = 0.0
 
@@ -180,7 +178,7 @@ class _Outputs:
             shutil.rmtree(r.out, ignore_errors=True)
             return
         started = time.time()
-        self.index[r.datum_id] = len(self.storer.groups)
-        files = self.storer.add(r.out)
+        self.index[r.datum_id] = len(self.index)
+        files = self.trees.add(r.out)
         remove_outputs(r.out, [f.local for f in files if f.local is not None])
         self.seconds += time.time() - started
