@@ -36,10 +36,10 @@ def land(pfs: Pfs, job: JobRun) -> None:
         mine = datum_sets.layout(conn, job.pk)
         parent = datum_sets.layout(conn, job.parent_pk) if job.parent_pk is not None else None
         gone, kept = _superseded(conn, job, mine, parent)
-        made = [(r.datum_id, r.output_tree) for r in conn.execute(
+        made = [(r[0], r[1]) for r in conn.execute(  # .all(): one fetch, not one per row
             select(D.c.datum_id, D.c.output_tree).where(
                 D.c.job_pk == job.pk, D.c.state == DatumState.SUCCESS.value,
-                D.c.output_tree.is_not(None)).order_by(D.c.datum_id))]
+                D.c.output_tree.is_not(None)).order_by(D.c.datum_id)).all()]
     changes = [Change(parts_of(p), "delete") for p in gone]
     new_owners = _new_outputs(pfs, job, parent, made, gone, changes)
     writer = pfs.store.writer()
