@@ -53,10 +53,10 @@ J, D = schema.jobs, schema.datums
 Progress = Callable[[int, int], None]
 """Called with (datums done, datums in total) as a job advances."""
 
-# Sets per worker: each boundary idles a worker while it stores the set's outputs and
-# gets the next (and, with datum batching, starts the user's process again: a model is
-# loaded once per set), while more sets balance uneven datums and report progress more
-# often. Two measured fastest on bench/datums.py (4 and 8 were 5-15% slower).
+# Sets per worker (the first sets' size; see _set_sizes): each boundary costs a round
+# trip and, with datum batching, a start of the user's process (a model is loaded once
+# per set), while more sets balance uneven datums and report progress more often. Two
+# equal sets a worker measured fastest on bench/datums.py (4 and 8 were 5-15% slower).
 _SETS_PER_WORKER = 2
 _ROW_BATCH = 2000
 _WARM_AT = 100  # datums to do found while planning: start the workers now
@@ -360,12 +360,12 @@ def _process(
     location = pfs.store.location
     assert location is not None
     workers = max(1, job.spec.parallelism)
-    size = max(1, math.ceil(len(todo) / (workers * _SETS_PER_WORKER)))
     transform, resources = _transform(job.spec), _resources(job.spec)
-    sets = [
-        DatumSet(location, job.id, job.pipeline, transform, tuple(todo[i : i + size]), resources)
-        for i in range(0, len(todo), size)
-    ]
+    sets, start = [], 0
+    for size in _set_sizes(len(todo), workers, transform.datum_batching):
+        sets.append(DatumSet(location, job.id, job.pipeline, transform,
+                             tuple(todo[start : start + size]), resources))
+        start += size
     failures: list[DatumResult] = []
     for results in executor.run(sets, workers):
         _record(pfs, job, results)
@@ -384,6 +384,24 @@ def _process(
         f"{len(failures)} datum(s) failed; first {first.datum_id}: {first.error}; "
         f"see: loxo logs -p {job.pipeline} -j {job.id} --datum {first.datum_id}"
     ), ""
+
+
+def _set_sizes(n: int, workers: int, batching: bool) -> list[int]:
+    """How many datums each set gets. With datum batching, equal sets (a set starts the
+    user's process, a model is loaded once per set). Otherwise each set gets its share
+    of what is left, down to a sixteenth of a worker's share: the last sets are small, so
+    workers finish together instead of one idling while another ends a big set."""
+    share = max(1, math.ceil(n / (workers * _SETS_PER_WORKER)))
+    if batching:
+        return [min(share, n - i) for i in range(0, n, share)]
+    floor = max(1, math.ceil(n / (workers * 16)))
+    sizes: list[int] = []
+    left = n
+    while left:
+        size = min(left, max(floor, math.ceil(left / (workers * _SETS_PER_WORKER))))
+        sizes.append(size)
+        left -= size
+    return sizes
 
 
 def _state(pfs: Pfs, job: JobRun) -> JobState:
