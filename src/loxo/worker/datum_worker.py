@@ -2,9 +2,10 @@
 
 Per datum: materialise the inputs into scratch space, run the command (retried up to
 ``datum_tries`` times, each try with a clean output directory), run ``err_cmd`` if it
-still fails. The outputs of a whole datum set are then stored in one go (one pack, no
-metadata writes), so workers never queue for the database. User code's stdout and
-stderr are kept line by line.
+still fails. Each datum's outputs are stored as soon as it is done, while the next
+datums run, into the set's packs (``DirectoryTrees``); no metadata is written, so
+workers never queue for the database. User code's stdout and stderr are kept line by
+line.
 """
 
 from __future__ import annotations
