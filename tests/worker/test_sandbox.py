@@ -331,3 +331,20 @@ def test_a_working_directory_under_tmp_stays_visible(
     binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind"]
     assert str(here.resolve()) in binds
     assert argv.index("--tmpfs", argv.index("/pfs")) < argv.index(str(here.resolve()))
+
+
+@pytest.mark.timeout(60)
+def test_a_command_without_stdin_reads_end_of_file_at_once(home: Path, tmp_path: Path) -> None:
+    """No ``transform.stdin``: a command reading its stdin finds it empty (it is
+    /dev/null), never the runner's own requests, and does not hang."""
+    with loxo.Client(home, scratch=tmp_path / "scratch") as client:
+        client.create_repo("data")
+        client.put_file("data@master:/a.txt", b"A")
+        client.put_file("data@master:/b.txt", b"B")
+        read = 'cat > "/pfs/out/${in##*/}.stdin"; cp "$in" /pfs/out/'
+        client.create_pipeline(spec_file(tmp_path, job_spec("reads", ["sh", "-c", read])))
+        job = client.list_job("reads")[0]
+        assert job.state is JobState.SUCCESS, job.reason
+        got = {f.path: client.get_file(f"reads@master:{f.path}")
+               for f in client.list_file("reads@master")}
+        assert got == {"/a.txt": b"A", "/a.txt.stdin": b"", "/b.txt": b"B", "/b.txt.stdin": b""}
