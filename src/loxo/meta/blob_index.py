@@ -11,6 +11,8 @@ from loxo.meta import schema
 from loxo.meta.db import Database, driver_mark
 from loxo.storage.blobs import Part
 
+_BATCH = 500
+
 
 class SqlBlobIndex:
     def __init__(self, db: Database) -> None:
@@ -23,10 +25,13 @@ class SqlBlobIndex:
             # through the driver: SQLAlchemy's IN expansion and typed rows cost ~20 us a
             # blob, and a worker looks up every directory blob of its datums' outputs
             quote, mark = conn.dialect.identifier_preparer.quote, driver_mark(conn)
-            sql = (f"SELECT id, {quote('key')}, {quote('offset')}, length, size, codec "
-                   f"FROM blobs WHERE id IN ({', '.join([mark] * len(ids))})")
-            rows = conn.exec_driver_sql(sql, tuple(ids)).fetchall()
-        return {r[0]: Part(*r) for r in rows}
+            found: dict[str, Part] = {}
+            for start in range(0, len(ids), _BATCH):  # SQLite allows 999 parameters
+                batch = tuple(ids[start : start + _BATCH])
+                sql = (f"SELECT id, {quote('key')}, {quote('offset')}, length, size, codec "
+                       f"FROM blobs WHERE id IN ({', '.join([mark] * len(batch))})")
+                found.update((r[0], Part(*r)) for r in conn.exec_driver_sql(sql, batch).fetchall())
+        return found
 
     def add(self, parts: Sequence[Part]) -> None:
         if not parts:

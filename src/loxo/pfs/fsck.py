@@ -56,7 +56,20 @@ class _Checker:
                 yield FsckProblem(where, f"parent commit {c.parent} does not exist")
             if c.tree is not None:
                 yield from self._check_dir(where, c.tree, c.size_bytes)
+        yield from self._check_datum_outputs()
         yield from self._check_objects()
+
+    def _check_datum_outputs(self) -> Iterator[FsckProblem]:
+        """Each datum's output tree: its rows refer to it (lineage, a resumed job's
+        landing), and where its files equal data stored before, no commit does."""
+        D, J, P = schema.datums, schema.jobs, schema.pipelines
+        with self.store.db.read() as conn:
+            rows = conn.execute(
+                select(D.c.output_tree, D.c.output_size, D.c.datum_id, J.c.id, P.c.name)
+                .join(J, J.c.pk == D.c.job_pk).join(P, P.c.id == J.c.pipeline_id)
+                .where(D.c.output_tree.is_not(None))).all()
+        for tree, size, datum, job, pipeline in rows:
+            yield from self._check_dir(f"{pipeline} job {job} datum {datum}", tree, size)
 
     def _check_dir(self, where: str, dir_id: str, size: int) -> Iterator[FsckProblem]:
         if dir_id in self.seen_dirs:

@@ -75,25 +75,43 @@ class DirectoryTrees:
         return sources
 
     def _build(self) -> None:
+        ids = [_flat_tree_id(sources, contents) for sources, contents in self.waiting]
+        stored = self.deferred.lookup([i for i in ids if i is not None])
+        self._skip_copies(ids, stored)
         self.files.flush()
         parts = self.files.parts
-        for sources, contents in self.waiting:
+        for (sources, contents), known in zip(self.waiting, ids, strict=True):
+            size = sum(c.size for c in contents)
+            if known is not None and known in stored:  # this very tree is stored already
+                self.made.append((known, {}, size))
+                continue
             nodes: dict[str, Node] = {}
             tree = None
             files = [(s.path, Entry(s.path.rsplit("/", 1)[-1], FileKind.FILE, c.id, c.size,
                                     parts(c.chunks))) for s, c in zip(sources, contents, strict=True)]
-            if files and len(files) <= SHARD_ABOVE and all(p.count("/") == 1 for p, _ in files):
+            if known is not None:
                 # files only, no subdirectory (most datums' outputs): the one blob that
                 # apply_changes would write, without its machinery (~40 us a datum)
                 entries = {e.name: e for _, e in files}
-                tree = dir_id(entries)
-                self.dirs.add(encode_dir(entries), indexed=True, blob_id=tree)
-                nodes[tree] = entries
+                self.dirs.add(encode_dir(entries), indexed=True, blob_id=known)
+                nodes[known] = entries
+                tree = known
             elif files:
                 changes = [Change(parts_of(path), "put", e) for path, e in files]
                 tree, _ = apply_changes(self.store.trees, None, changes, self.dirs, nodes)
-            self.made.append((tree, nodes, sum(c.size for c in contents)))
+            self.made.append((tree, nodes, size))
         self.waiting = []
+
+    def _skip_copies(self, ids: list[str | None], stored: dict[str, Part]) -> None:
+        """Outputs whose whole tree is stored already (a datum run again, its output the
+        same) need none of their files written again: drop what only they added."""
+        needed: set[str] = set()
+        unneeded: set[str] = set()
+        for (_, contents), tree in zip(self.waiting, ids, strict=True):
+            chunks = (c for content in contents for c in content.chunks)
+            (unneeded if tree is not None and tree in stored else needed).update(chunks)
+        if unneeded:
+            self.files.discard(unneeded - needed)
 
     def finish(self) -> list[Built]:
         self._build()
@@ -101,6 +119,16 @@ class DirectoryTrees:
         located = {p.id: p for p in self.deferred.parts}
         return [Built(tree, nodes, tuple(located[i] for i in nodes if i in located), size)
                 for tree, nodes, size in self.made]
+
+
+def _flat_tree_id(sources: list[Source], contents: list[Content]) -> str | None:
+    """The tree id of files that all sit at the top (no subdirectory) and fit in one
+    directory blob; None for anything else. Ids leave chunk locations out, so this is
+    known before the files' writer is flushed."""
+    if not sources or len(sources) > SHARD_ABOVE or any(s.path.count("/") != 1 for s in sources):
+        return None
+    return dir_id({s.path[1:]: Entry(s.path[1:], FileKind.FILE, c.id, c.size)
+                   for s, c in zip(sources, contents, strict=True)})
 
 
 class _DeferredIndex:

@@ -195,6 +195,16 @@ class BlobWriter:
             return self.add_chunks([first])
         return self.add_chunks(content.cut_stream(_Prefixed(first, stream)))  # type: ignore[arg-type]
 
+    def discard(self, blob_ids: Iterable[str]) -> None:
+        """Forget blobs added but not written yet, which nothing will refer to after all
+        (ones already written stay)."""
+        with self._lock:
+            for blob_id in blob_ids:
+                pending = self._pending.pop(blob_id, None)
+                if pending is not None:
+                    self._pending_bytes -= len(pending[0])
+                    self._to_index.discard(blob_id)
+
     # -- finishing -------------------------------------------------------------------
     def _flush_pack(self) -> None:
         with self._lock:
