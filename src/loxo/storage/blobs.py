@@ -31,7 +31,6 @@ from loxo.storage.objects import ObjectStore
 
 PACK_BELOW = content.CHUNK_MIN
 PACK_TARGET = 32 << 20
-_LOOKUP_BATCH = 500
 
 
 class Part(NamedTuple):
@@ -52,7 +51,8 @@ class BlobIndex(Protocol):
     """Blob id to location. Implemented in the metadata DB and in memory."""
 
     def lookup(self, ids: Sequence[str]) -> dict[str, Part]:
-        """Locations of those ``ids`` that are stored; unknown ids are left out."""
+        """Locations of those ``ids`` that are stored (any number of them); unknown ids
+        are left out."""
 
     def add(self, parts: Sequence[Part]) -> None:
         """Record locations; ids already present keep their first location."""
@@ -213,9 +213,7 @@ class BlobWriter:
             wanted = [i for i in pending if i in self._to_index]
         if not pending:
             return
-        existing: dict[str, Part] = {}
-        for start in range(0, len(wanted), _LOOKUP_BATCH):
-            existing.update(self.index.lookup(wanted[start : start + _LOOKUP_BATCH]))
+        existing = self.index.lookup(wanted)  # an index batches its own queries
         key = f"packs/{uuid.uuid4().hex}"
         pieces: list[bytes] = []
         parts: list[Part] = []

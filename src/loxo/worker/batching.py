@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 from loxo.worker.logs import LogRanges, read_logs
 from loxo.worker.sandbox import RunRequest, RunResult
-from loxo.worker.scratch import remove_inputs
+from loxo.worker.scratch import remove_made
 from loxo.worker.task import DatumSet, DatumTask, Ran
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ class _Session:
             hand.started, now, hand.fetched - hand.started, now - hand.fetched,
             hand.downloaded, lines,
         ))
-        remove_inputs(hand.inp, hand.created, keep=True)
+        remove_made(hand.inp, hand.created, keep=True)
         self.hand = None
 
     def _shim(self) -> Path:
@@ -221,7 +221,7 @@ def run_batched(worker: DatumWorker, work: DatumSet, done_with: Callable[[Ran], 
             done.extend(session.done[-1:])
         else:
             shutil.rmtree(session.hand.out, ignore_errors=True)
-            remove_inputs(session.hand.inp, session.hand.created, keep=True)
+            remove_made(session.hand.inp, session.hand.created, keep=True)
             pending.appendleft(datum)
         session.close()
     order = {d.datum_id: i for i, d in enumerate(work.datums)}
@@ -238,12 +238,10 @@ def _give_up_if_exhausted(
     if tries[datum.datum_id] < limit:
         return
     pending.popleft()
-    inp, out = session.worker.datum_dirs()
     now = time.time()
-    done.append(Ran(datum.datum_id, "failed", False, out,
+    done.append(Ran(datum.datum_id, "failed", False, session.worker.datum_out(),
                     f"batch process {_why(result)} without taking this datum (tried {limit} times)",
                     limit, now, now, 0.0, 0.0, 0, tuple(read_logs(session.logs))))
-    os.rmdir(inp)
 
 
 def _wait_request(fd: int, thread: threading.Thread) -> str | None:

@@ -23,7 +23,7 @@ from loxo.storage.objects import LocalObjectStore
 from loxo.worker.batching import run_batched
 from loxo.worker.logs import LogRanges
 from loxo.worker.sandbox import AHEAD, DatumRun, Program, Sandbox, open_sandbox
-from loxo.worker.scratch import remove_inputs, remove_outputs
+from loxo.worker.scratch import remove_made
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, Ran, Transform
 
 
@@ -67,13 +67,6 @@ class DatumWorker:
             ))
         return results
 
-    def datum_dirs(self) -> tuple[str, str]:
-        """Fresh scratch directories for one datum's inputs and outputs."""
-        out = self.datum_out()
-        inp = f"{self.scratch}/in/{self._n}"
-        os.mkdir(inp)
-        return inp, out
-
     def datum_out(self) -> str:
         """A fresh scratch directory for one datum's outputs."""
         self._n += 1
@@ -85,7 +78,7 @@ class DatumWorker:
         self, datum: DatumTask, inp: str | Path, created: list[tuple[str, bool]] | None = None
     ) -> tuple[dict[str, str], int]:
         """Materialise the datum's inputs under ``inp``: ({input name: dir}, bytes).
-        ``created`` collects what was made, for ``remove_inputs``."""
+        ``created`` collects what was made, for ``remove_made``."""
         dirs: dict[str, str] = {}
         downloaded = 0
         for item in datum.inputs:
@@ -143,7 +136,7 @@ class DatumWorker:
             outcomes = self.sandbox.run_set(program, prepare())
             for i, (datum, o) in enumerate(zip(work.datums, outcomes, strict=True)):
                 inp, created, started, ready, downloaded = fetched.popleft()
-                remove_inputs(inp, created, keep=True)
+                remove_made(inp, created, keep=True)
                 ran.append(Ran(datum.datum_id, o.state, o.state == "success", f"{out_root}/{i}",
                                o.error, o.attempts, started, o.finished, ready - started,
                                o.finished - o.started, downloaded, logs.take(o.logs, o.finished)))
@@ -181,5 +174,5 @@ class _Outputs:
         started = time.time()
         self.index[r.datum_id] = len(self.index)
         files = self.trees.add(r.out)
-        remove_outputs(r.out, [f.local for f in files if f.local is not None])
+        remove_made(r.out, [(f.local, False) for f in files if f.local is not None])
         self.seconds += time.time() - started
