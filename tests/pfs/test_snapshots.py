@@ -52,3 +52,25 @@ def test_trees_match_apply_changes_flat_nested_and_empty(home: Path, tmp_path: P
         general, _ = apply_changes(store.trees, None, changes, store.writer())
         assert b.tree == general
     store.close()
+
+
+def test_a_tree_stored_already_comes_back_with_its_stored_node(home: Path, tmp_path: Path) -> None:
+    """Outputs equal to a stored tree write no file again, yet their node is returned
+    with the stored files' locations: whoever records the tree (landing) reads nothing."""
+    loxo.Client(home)
+    store = StoreLocation.embedded(home).open()
+    files = {"a.txt": b"one\n", "b.txt": b"two\n"}
+    first = DirectoryTrees(store)
+    first.add(_write(tmp_path / "first", files))
+    (stored,) = first.finish()
+    store.index.add(list(stored.parts))
+    again = DirectoryTrees(store)
+    again.add(_write(tmp_path / "again", files))
+    (built,) = again.finish()
+    assert built.tree == stored.tree and built.parts == ()  # nothing new to index
+    assert again.files.bytes_written == 0  # the files were not stored twice
+    node = built.nodes[stored.tree]
+    assert isinstance(node, dict) and sorted(node) == ["a.txt", "b.txt"]
+    for name, data in files.items():
+        assert b"".join(store.blobs.read_parts(node[name].parts)) == data
+    store.close()

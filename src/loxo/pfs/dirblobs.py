@@ -203,9 +203,11 @@ def node_id(node: Node) -> str:
     return index_id(node.shards) if isinstance(node, DirIndex) else dir_id(node)
 
 
-def read_node(blobs: BlobReader, wanted: str) -> Node:
-    """Read and check one directory blob (its id is logical, not its bytes' hash)."""
-    node = decode_node(blobs.read(wanted, verify=False))
+def read_node(blobs: BlobReader, wanted: str, part: Part | None = None) -> Node:
+    """Read and check one directory blob (its id is logical, not its bytes' hash);
+    ``part``, where the caller looked it up already, saves the index lookup."""
+    data = blobs.read(wanted, verify=False) if part is None else blobs.read_part(part, verify=False)
+    node = decode_node(data)
     if node_id(node) != wanted:
         raise Corrupt(f"directory {wanted} does not match its content")
     return node

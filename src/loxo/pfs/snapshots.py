@@ -11,7 +11,7 @@ from typing import NamedTuple
 from loxo.errors import SourceError
 from loxo.model.address import normalize_path, parts_of
 from loxo.model.refs import FileKind
-from loxo.pfs.dirblobs import SHARD_ABOVE, Node, dir_id, encode_dir
+from loxo.pfs.dirblobs import SHARD_ABOVE, Node, dir_id, encode_dir, read_node
 from loxo.pfs.files import Source, store_sources
 from loxo.pfs.store import Store
 from loxo.pfs.tree import Change, Entry, apply_changes
@@ -82,8 +82,10 @@ class DirectoryTrees:
         parts = self.files.parts
         for (sources, contents), known in zip(self.waiting, ids, strict=True):
             size = sum(c.size for c in contents)
-            if known is not None and known in stored:  # this very tree is stored already
-                self.made.append((known, {}, size))
+            if known is not None and known in stored:  # this very tree is stored already:
+                # its node, with the stored files' locations, for whoever records it
+                node = read_node(self.store.blobs, known, stored[known])
+                self.made.append((known, {known: node}, size))
                 continue
             nodes: dict[str, Node] = {}
             tree = None

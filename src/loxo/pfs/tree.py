@@ -118,6 +118,15 @@ class TreeReader:
                 _, dropped = self._cache.popitem(last=False)
                 self._held -= _weight(dropped)
 
+    def preload(self, wanted: Sequence[str]) -> None:
+        """Read the directory blobs in ``wanted`` that are not cached, locating them all
+        in one index lookup (one by one, each read is a database round trip)."""
+        with self._lock:
+            missing = list(dict.fromkeys(w for w in wanted if w not in self._cache))
+        if missing:
+            located = self.blobs.index.lookup(missing)
+            self.remember({w: read_node(self.blobs, w, located.get(w)) for w in missing})
+
     def size_of(self, tree: str | None) -> int:
         if tree is None:
             return 0

@@ -112,6 +112,7 @@ def _new_outputs(
     append = job.spec.output_merge == "append"
     owners: dict[str, str] = {}
     files: list[tuple[str, str, Entry]] = []
+    pfs.store.trees.preload([output for _, output in made])  # cold after a restart, say
     for did, output in made:
         root = pfs.store.trees.lookup(output, [])
         assert root is not None
