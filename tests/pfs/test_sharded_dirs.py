@@ -216,6 +216,12 @@ def test_sharded_directory_round_trips(trees: Trees) -> None:
         assert [e.name for e in reader.children(d)] == sorted(loaded)
     assert read_dir(trees.blobs, d.id) == trees.cold().load(d.id)
     assert listing(trees.cold(), tree) == files
+    # files(): what landing reads a datum's outputs with: walk's files, in its order
+    assert tree is not None
+    root = trees.cold().lookup(tree, ())
+    assert root is not None
+    walked = [(p, e) for p, e in trees.cold().walk(root, "/") if not e.is_dir]
+    assert list(trees.cold().files(tree)) == walked and len(walked) == len(files)
     assert d.size == sum(e.size for e in files.values())
     assert trees.cold().size_of(tree) == d.size
 

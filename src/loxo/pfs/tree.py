@@ -165,6 +165,15 @@ class TreeReader:
             for child in self.children(entry):
                 yield from self.walk(child, _join(path, child.name))
 
+    def files(self, tree: str, prefix: str = "") -> Iterator[tuple[str, Entry]]:
+        """Every file below the directory ``tree`` as (path, entry), in path order:
+        ``walk`` without the directories, and one ``load`` per directory."""
+        for name, e in sorted(self.load(tree).items()):
+            if e.is_dir:
+                yield from self.files(e.id, f"{prefix}/{name}")
+            else:
+                yield f"{prefix}/{name}", e
+
     def glob(self, tree: str | None, pattern: Glob) -> Iterator[tuple[str, Entry]]:
         """Entries matching ``pattern``, in path order."""
         if tree is None:

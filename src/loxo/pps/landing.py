@@ -114,11 +114,7 @@ def _new_outputs(
     files: list[tuple[str, str, Entry]] = []
     pfs.store.trees.preload([output for _, output in made])  # cold after a restart, say
     for did, output in made:
-        root = pfs.store.trees.lookup(output, [])
-        assert root is not None
-        for path, entry in pfs.store.trees.walk(root, "/"):
-            if entry.is_dir:
-                continue
+        for path, entry in pfs.store.trees.files(output):
             other = owners.get(path)
             if other is not None and not append:
                 raise _overlap(other, did, path)

@@ -233,7 +233,7 @@ def main() -> None:
     _no_inherited_fds()
     runner = Runner()
     write = sys.stdout.write
-    for line in sys.stdin:
+    for line in sys.stdin.buffer:  # bytes: requests are UTF-8 whatever the locale says
         if not line.strip():
             continue
         req = json.loads(line)
