@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -149,14 +149,17 @@ class EngineExecutor(Generic[H]):
     def warm(self, parallelism: int) -> None:
         """Nothing: the engine starts (or is reached) when a run needs it."""
 
-    def run(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
+    takes_stream = False  # every set's resources are checked with the cluster first
+
+    def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         """Run ``sets``, at most ``parallelism`` at a time, yielding each set's results."""
-        if not sets:
+        todo = list(sets)
+        if not todo:
             return
         self._start()
-        for need in {s.resources for s in sets}:
+        for need in {s.resources for s in todo}:
             self._guarded(partial(self.engine.check, need))
-        yield from self._loop(list(sets), max(1, parallelism))
+        yield from self._loop(todo, max(1, parallelism))
 
     def _start(self) -> None:
         """Connect, or start the local cluster; a refused connection is tried again

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -31,7 +31,11 @@ from loxo.worker.task import DatumResult, DatumSet
 class Executor(Protocol):
     """Runs datum sets and yields each set's results as soon as it is done."""
 
-    def run(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]: ...
+    takes_stream: bool
+    """Whether ``run`` takes sets that come while the job is still planned (an iterable
+    that blocks until the next set is cut); if not, it gets a finished plan's sets."""
+
+    def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]: ...
 
     def close(self) -> None:
         """Stop any workers kept between runs."""
@@ -48,6 +52,8 @@ class Executor(Protocol):
 class LocalExecutor:
     """Keeps its workers between jobs (starting one costs about a second), so a chain of
     jobs in one command pays for them once."""
+
+    takes_stream = True
 
     def __init__(self, location: StoreLocation, scratch_root: Path, use_sandbox: bool = True) -> None:
         self.location = location
@@ -66,9 +72,11 @@ class LocalExecutor:
         running jobs on one store never share one."""
         return self.scratch_root / f"worker-{os.getpid()}-{number}"
 
-    def run(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
-        """Run ``sets`` on at most ``parallelism`` workers (one set needs only one)."""
-        workers = max(1, min(parallelism, len(sets)))
+    def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
+        """Run ``sets`` on at most ``parallelism`` workers (a sequence of one set needs
+        only one; a stream gets them all)."""
+        count = len(sets) if isinstance(sets, Sequence) else parallelism
+        workers = max(1, min(parallelism, count))
         if workers == 1:
             yield from self._inline(sets)
         else:
@@ -108,7 +116,7 @@ class LocalExecutor:
         self.scratch_root.mkdir(parents=True, exist_ok=True)
         _remove_dead(self.scratch_root)
 
-    def _inline(self, sets: Sequence[DatumSet]) -> Iterator[list[DatumResult]]:
+    def _inline(self, sets: Iterable[DatumSet]) -> Iterator[list[DatumResult]]:
         if self._inline_worker is None:
             self._prepare()
             self._inline_worker = DatumWorker(self.location, self._scratch(0), self.use_sandbox)
@@ -116,7 +124,7 @@ class LocalExecutor:
         for work in sets:
             yield self._inline_worker.run_set(work)
 
-    def _pool(self, sets: Sequence[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
+    def _pool(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         workers = self._grow(parallelism)
         try:
             for p in workers:  # all started before any is waited for: they start in parallel
@@ -206,6 +214,7 @@ class _Process:
         self.inp: IO[bytes] = self.proc.stdin
         self.out: IO[bytes] = self.proc.stdout
         self._ready = False
+        self.closed = False
         send(self.inp, (owner.location, str(scratch), owner.use_sandbox))
 
     def hello(self) -> None:
@@ -221,6 +230,8 @@ class _Process:
             send(self.inp, work)
             reply = receive(self.out)
         except (EOFError, OSError):  # it died (EOF; a broken pipe if before we wrote)
+            if self.closed:  # stopped on purpose (its job ended early): no replacement
+                return _failed(work, "worker stopped: the job ended")
             self.close()
             code = self.proc.returncode
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
@@ -238,6 +249,7 @@ class _Process:
             self.inp.close()
 
     def close(self, kill: bool = False) -> None:
+        self.closed = True
         if kill:
             self.proc.kill()
         self.stop()

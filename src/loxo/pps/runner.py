@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -46,6 +47,7 @@ from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput,
 from loxo.pps.job_run import JobRun
 from loxo.pps.landing import land
 from loxo.pps.leases import Heartbeat, claim
+from loxo.pps.set_stream import Cancelled, SetStream
 from loxo.pps.spec import PipelineSpec, spec_from_dict
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, TaskResources, Transform
 
@@ -60,6 +62,8 @@ Progress = Callable[[int, int], None]
 _SETS_PER_WORKER = 2
 _ROW_BATCH = 2000
 _WARM_AT = 100  # datums to do found while planning: start the workers now
+_STREAM_AT = 1000  # datums to do recorded while planning: workers may start on them
+_EARLY_SET = 1000  # the most a set handed out while planning gets
 
 
 def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = None) -> JobState | None:
@@ -84,11 +88,18 @@ def run_job(pfs: Pfs, executor: Any, job_pk: int, progress: Progress | None = No
 def _run(pfs: Pfs, executor: Any, job: JobRun, progress: Progress | None) -> JobState:
     started = time.monotonic()
     try:
-        todo, total, done = _plan(pfs, job, lambda: executor.warm(job.spec.parallelism))
-        if progress is not None:
-            progress(done, total)
-        failed, stopped = _process(pfs, executor, job, todo, total, done, started, progress)
-        todo.clear()  # 100,000 tasks are ~100 MiB: not kept while landing
+        stream = _set_stream(pfs, executor, job)
+        planner = threading.Thread(target=_plan_into, args=(pfs, job, executor, stream),
+                                   name=f"plan-{job.id}", daemon=True)
+        planner.start()
+        try:
+            failed, stopped = _process(pfs, executor, job, stream, started, progress)
+        finally:
+            stream.cancel()  # the job stopped early: the planner stops too
+            planner.join()
+        if stream.error is not None and not isinstance(stream.error, Cancelled):
+            raise stream.error
+        stream.clear()  # 100,000 tasks are ~100 MiB: not kept while landing
         if stopped:
             return _finish(pfs, job, JobState.KILLED, stopped)
         if failed:
@@ -182,10 +193,40 @@ def resolved_input(node: Input, inputs: Sequence[dict[str, str]]) -> Input:
     return pin(node)
 
 
-def _plan(pfs: Pfs, job: JobRun, warm: Callable[[], None]) -> tuple[list[DatumTask], int, int]:
+def _set_stream(pfs: Pfs, executor: Any, job: JobRun) -> SetStream:
+    """Where the plan's datums go, cut into sets; streamed to workers while planning
+    where the executor takes a stream and there is more than one worker."""
+    location = pfs.store.location
+    assert location is not None
+    workers = max(1, job.spec.parallelism)
+    transform, resources = _transform(job.spec), _resources(job.spec)
+
+    def make_set(chunk: tuple[DatumTask, ...]) -> DatumSet:
+        return DatumSet(location, job.id, job.pipeline, transform, chunk, resources)
+
+    streams = workers > 1 and executor.takes_stream
+    return SetStream(make_set, lambda n: _set_sizes(n, workers, transform.datum_batching),
+                     _STREAM_AT if streams else None, _EARLY_SET)
+
+
+def _plan_into(pfs: Pfs, job: JobRun, executor: Any, stream: SetStream) -> None:
+    """The planner's thread: the plan goes to ``stream``, and so does its failure."""
+    try:
+        todo, total, done = _plan(pfs, job, lambda: executor.warm(job.spec.parallelism),
+                                  stream.publish)
+        stream.finish(todo, total, done)
+    except BaseException as exc:  # re-raised by the runner's thread (Cancelled: quietly)
+        stream.fail(exc)
+
+
+def _plan(
+    pfs: Pfs, job: JobRun, warm: Callable[[], None],
+    publish: Callable[[list[DatumTask], int], None] = lambda todo, total: None,
+) -> tuple[list[DatumTask], int, int]:
     """Record every datum, skipped or to do; returns (to do, total, already done).
     ``warm`` is called once there are enough datums to do for workers to be worth
-    starting while the rest is planned."""
+    starting while the rest is planned; ``publish`` with the datums to do so far each
+    time their rows are recorded."""
     fast = _plan_by_diff(pfs, job)
     if fast is not None:
         return fast
@@ -225,6 +266,7 @@ def _plan(pfs: Pfs, job: JobRun, warm: Callable[[], None]) -> tuple[list[DatumTa
         rows.append(row)
         if len(rows) >= _ROW_BATCH:
             _insert(pfs, rows)
+            publish(todo, total)
     _insert(pfs, rows)
     _set(pfs, job.pk, data_total=total, data_skipped=skipped)
     fresh_skips = skipped - sum(1 for s in mine.values() if s == DatumState.SKIPPED.value)
@@ -351,28 +393,27 @@ def _resources(spec: PipelineSpec) -> TaskResources:
 
 
 def _process(
-    pfs: Pfs, executor: Any, job: JobRun, todo: list[DatumTask], total: int, done: int,
-    started: float, progress: Progress | None,
+    pfs: Pfs, executor: Any, job: JobRun, stream: SetStream, started: float,
+    progress: Progress | None,
 ) -> tuple[str, str]:
-    """Run the datums to do; returns (failure reason or "", why it was stopped or "")."""
-    if not todo:
+    """Run the datums to do as the plan gives them; returns (failure reason or "", why
+    it was stopped or "")."""
+    stream.wait_ready()
+    if stream.error is not None:
+        return "", ""  # the planner failed before anything ran: _run raises it
+    sets: SetStream | list[DatumSet] = stream if stream.streaming else list(stream)
+    if progress is not None:
+        progress(stream.done, stream.total)
+    if not sets:
         return "", ""
-    location = pfs.store.location
-    assert location is not None
-    workers = max(1, job.spec.parallelism)
-    transform, resources = _transform(job.spec), _resources(job.spec)
-    sets, start = [], 0
-    for size in _set_sizes(len(todo), workers, transform.datum_batching):
-        sets.append(DatumSet(location, job.id, job.pipeline, transform,
-                             tuple(todo[start : start + size]), resources))
-        start += size
     failures: list[DatumResult] = []
-    for results in executor.run(sets, workers):
+    ran = 0
+    for results in executor.run(sets, max(1, job.spec.parallelism)):
         _record(pfs, job, results)
         failures.extend(r for r in results if r.state == DatumState.FAILED.value)
-        done += len(results)
+        ran += len(results)
         if progress is not None:
-            progress(done, total)
+            progress(stream.done + ran, stream.total)
         if job.spec.job_timeout and time.monotonic() - started > job.spec.job_timeout:
             return "", f"job timed out after {job.spec.job_timeout} s"
         if _state(pfs, job) is JobState.KILLED:
