@@ -24,7 +24,7 @@ from loxo.model.refs import (
     FsckProblem,
     RepoInfo,
 )
-from loxo.pfs.files import Progress, Source
+from loxo.pfs.sources import Progress, Source
 from loxo.pps.controller import JobStarted
 from loxo.pps.datums import Datum
 from loxo.pps.spec import PipelineSpec

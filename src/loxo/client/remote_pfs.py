@@ -31,7 +31,8 @@ from loxo.model.refs import (
     FsckProblem,
     RepoInfo,
 )
-from loxo.pfs.files import Progress, Source, check_source, dest_parts
+from loxo.pfs.files import dest_parts
+from loxo.pfs.sources import Progress, Source, check_source
 
 CHUNK = 1 << 20
 WAIT_CAP = 20.0  # seconds the server holds a wait request; longer waits ask again

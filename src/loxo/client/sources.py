@@ -15,8 +15,8 @@ from pathlib import PurePosixPath
 
 from loxo.errors import InvalidPath, SourceError
 from loxo.model.address import join_path, normalize_path
-from loxo.pfs.files import Source
 from loxo.pfs.snapshots import walk_local
+from loxo.pfs.sources import Source
 
 _URL_SCHEMES = ("http://", "https://")
 

@@ -3,38 +3,19 @@
 from __future__ import annotations
 
 import gc
-import os
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import BinaryIO
 
-from loxo.errors import FileNotFound, InvalidArgument, InvalidPath, SourceError
+from loxo.errors import FileNotFound, InvalidArgument, InvalidPath
 from loxo.model.address import normalize_path, split_path
 from loxo.model.refs import Commit, CommitInfo, File, FileInfo, FileKind
 from loxo.pfs.glob import compile_glob
 from loxo.pfs.lookup import resolve
+from loxo.pfs.sources import Progress, Source, check_source, store_all
 from loxo.pfs.store import Store
 from loxo.pfs.tree import Change, Entry, root_entry
 from loxo.pfs.writes import find_target, write_changes
-from loxo.storage.blobs import BlobWriter, Content, Part
-from loxo.storage.content import SINGLE_BLOB_MAX
-
-Progress = Callable[[int, int], None]
-"""Called with (bytes, files) just stored, from any thread."""
-
-
-
-@dataclass(frozen=True)
-class Source:
-    """One file to put: destination ``path`` and exactly one of local file, bytes, stream."""
-
-    path: str
-    local: str | None = None
-    data: bytes | None = None
-    stream: BinaryIO | None = None
-    size: int | None = None  # of a local file, if the caller already knows it
+from loxo.storage.blobs import BlobWriter, Part
 
 
 def dest_parts(path: str) -> tuple[str, ...]:
@@ -71,7 +52,7 @@ class FileOps:
 
         def produce(writer: BlobWriter, base: str | None) -> list[Change]:
             writer.seed(self._parts_near(base, dests))
-            contents = _store_all(writer, sources, sizes, progress, parallelism)
+            contents = store_all(writer, sources, sizes, progress, parallelism)
             writer.flush()  # chunk locations are final only after the last pack is written
             return [
                 Change(d, op, Entry(d[-1], FileKind.FILE, c.id, c.size, writer.parts(c.chunks)))
@@ -236,71 +217,3 @@ def _join(base: str, name: str) -> str:
 
 def _info(repo: str, commit_id: str, path: str, e: Entry) -> FileInfo:
     return FileInfo(repo, commit_id, normalize_path(path), e.kind, e.size, e.id)
-
-
-def check_source(s: Source) -> int:
-    given = sum(x is not None for x in (s.local, s.data, s.stream))
-    if given != 1:
-        raise InvalidArgument(f"source for {s.path} must be exactly one of file, bytes, stream")
-    if s.local is None:
-        return len(s.data) if s.data is not None else 0
-    if s.size is not None:  # the caller walked the directory; a vanished file fails on read
-        return s.size
-    try:
-        st = os.stat(s.local)
-    except OSError as exc:
-        raise SourceError(f"cannot read {s.local}: {exc.strerror}") from None
-    if not os.path.isfile(s.local):
-        raise SourceError(f"{s.local} is not a regular file (use -r for directories)")
-    return st.st_size
-
-
-def store_sources(writer: BlobWriter, sources: Sequence[Source]) -> list[Content]:
-    """Store the content of ``sources`` (not yet flushed), in order."""
-    return _store_all(writer, sources, [check_source(s) for s in sources], None, 8)
-
-
-def _store_one(writer: BlobWriter, s: Source, size: int) -> Content:
-    if s.data is not None:
-        return writer.add_bytes(s.data)
-    if s.stream is not None:
-        return writer.add_stream(s.stream)
-    assert s.local is not None
-    try:
-        return writer.add_path(s.local, size)
-    except OSError as exc:
-        raise SourceError(f"cannot read {s.local}: {exc.strerror or exc}") from None
-
-
-def _store_all(
-    writer: BlobWriter, sources: Sequence[Source], sizes: Sequence[int],
-    progress: Progress | None, parallelism: int,
-) -> list[Content]:
-    """Store every source, in order of ``sources``.
-
-    Big local files go to a thread pool (reading, hashing and compressing them release
-    the GIL); small ones are stored in this thread meanwhile, because for them the
-    Python bookkeeping dominates and threads only add contention (measured: 10,000
-    files of 4 KiB took 0.83 s in one thread, 1.1-1.6 s with two).
-    """
-    out: list[Content | None] = [None] * len(sources)
-
-    def run(i: int) -> None:
-        out[i] = _store_one(writer, sources[i], sizes[i])
-        if progress is not None:
-            progress(sizes[i] or out[i].size, 1)  # type: ignore[union-attr]
-
-    big = [i for i, s in enumerate(sources) if s.local is not None and sizes[i] > SINGLE_BLOB_MAX]
-    if len(big) < 2 or parallelism <= 1:
-        for i in range(len(sources)):
-            run(i)
-    else:
-        with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            futures = [pool.submit(run, i) for i in big]
-            taken = set(big)
-            for i in range(len(sources)):
-                if i not in taken:
-                    run(i)
-            for f in futures:
-                f.result()
-    return [c for c in out if c is not None]

@@ -12,7 +12,7 @@ from loxo.errors import SourceError
 from loxo.model.address import normalize_path, parts_of
 from loxo.model.refs import FileKind
 from loxo.pfs.dirblobs import SHARD_ABOVE, Node, dir_id, encode_dir, read_node
-from loxo.pfs.files import Source, store_sources
+from loxo.pfs.sources import Source, store_sources
 from loxo.pfs.store import Store
 from loxo.pfs.tree import Change, Entry, apply_changes
 from loxo.storage.blobs import BlobIndex, BlobWriter, Content, Part

@@ -40,8 +40,8 @@ from loxo.meta.db import as_utc
 from loxo.model.jobs import PipelineState
 from loxo.model.refs import Commit, CommitInfo, FileKind
 from loxo.pfs import Pfs, Source
-from loxo.pfs.files import store_sources
 from loxo.pfs.lookup import branch_row, commit_by_id, repo_row
+from loxo.pfs.sources import store_sources
 from loxo.pfs.tree import Change, Entry
 from loxo.pfs.writes import write_changes
 from loxo.pps.inputs import CronInput, Input, leaves

@@ -30,7 +30,7 @@ from loxo.worker.task import DatumResult, DatumSet, DatumTask, Ran, Transform
 class DatumWorker:
     def __init__(self, location: StoreLocation, scratch: Path, use_sandbox: bool = True) -> None:
         self.location = location
-        self.store: Store = location.open()
+        self.store: Store = location.open_for_worker()
         if isinstance(self.store.objects, LocalObjectStore):
             self.store.objects.keep_open = 8  # each datum's input is one read from a pack
         self.scratch = scratch
