@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import loxo
-from loxo.executors.local import LocalExecutor
+from loxo.executors.local import LocalExecutor, worker_cores
 from loxo.model.jobs import DatumState, JobState
 from loxo.worker.task import DatumSet, DatumTask, TaskInput, Transform
 
@@ -74,6 +74,41 @@ def test_parallelism_two_runs_datums_in_two_worker_processes(home: Path, tmp_pat
         assert len(workers) == 2 and os.getpid() not in workers
         assert all("-m loxo.worker.serve" in c for c in workers.values())
     assert worker_pids() == []  # and they are gone once the client is closed
+
+
+def cpus_seen_by_user_code(client: loxo.Client, tmp_path: Path, name: str, workers: int) -> list[str]:
+    cmd = 'grep Cpus_allowed_list /proc/self/status | cut -f2 > "/pfs/out/$(basename "$in")"'
+    client.create_pipeline(spec_file(tmp_path, job_spec(name, cmd, parallelism=workers), f"{name}.json"))
+    job = client.list_job(name)[0]
+    assert job.state is JobState.SUCCESS, job.reason
+    return [client.get_file(f"{name}@master:/f{i}").decode().strip() for i in range(8)]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs at least 2 CPUs")
+def test_one_worker_per_cpu_keeps_each_on_its_own_core(home: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    with loxo.Client(home, sandbox=False, scratch=tmp_path / "scratch") as client:
+        client.create_repo("data")
+        put_numbers(client, 8)
+        seen = cpus_seen_by_user_code(client, tmp_path, "pinned", cpus)
+        assert all(s.isdigit() for s in seen), seen  # one CPU each, e.g. "1", not "0-1"
+        assert len(set(seen)) > 1  # and not all on the same one
+    monkeypatch.setenv("LOXO_PIN_WORKERS", "0")
+    with loxo.Client(home, sandbox=False, scratch=tmp_path / "scratch") as client:
+        ours = next(line.split("\t")[1] for line in Path("/proc/self/status").read_text().splitlines()
+                    if line.startswith("Cpus_allowed_list"))
+        assert set(cpus_seen_by_user_code(client, tmp_path, "free", cpus)) == {ours}
+
+
+def test_fewer_workers_than_cpus_are_left_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert worker_cores(3) is None  # user code may use the spare cores
+    assert worker_cores(4) == [0, 1, 2, 3]
+    assert worker_cores(6) == [0, 1, 2, 3]  # workers 5 and 6 share cores 0 and 1
+    monkeypatch.setenv("LOXO_PIN_WORKERS", "0")
+    assert worker_cores(8) is None
 
 
 @pytest.mark.timeout(120)

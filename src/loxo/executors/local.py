@@ -109,7 +109,9 @@ class LocalExecutor:
         """Processes up to ``parallelism`` (started, maybe not ready yet)."""
         if not self._procs:
             self._prepare()
-        self._procs += [_Process(self, n + 1) for n in range(len(self._procs), parallelism)]
+        cores = worker_cores(parallelism)
+        self._procs += [_Process(self, n + 1, None if cores is None else {cores[n % len(cores)]})
+                        for n in range(len(self._procs), parallelism)]
         return self._procs[:parallelism]
 
     def _prepare(self) -> None:
@@ -174,6 +176,23 @@ class LocalExecutor:
         self._procs = [p for p in self._procs if p not in workers]
 
 
+def worker_cores(parallelism: int) -> list[int] | None:
+    """The CPUs to keep a pool's workers on, one each in turn; None to let the kernel
+    place them.
+
+    With at least one worker per CPU, each worker stays on one core with its sandbox and
+    every command it starts: they hand a datum to each other on a warm core instead of
+    migrating between cores. Measured on 2 cores, 10,000 one-process datums took ~15%
+    less time and ~7% less CPU (bench/datums.py). With fewer workers than CPUs they are
+    left free, so user code can use more than one core. ``LOXO_PIN_WORKERS=0`` turns it
+    off.
+    """
+    if os.environ.get("LOXO_PIN_WORKERS", "1") == "0" or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    return cpus if 1 < len(cpus) <= parallelism else None
+
+
 def _remove_dead(root: Path) -> None:
     """Remove scratch left by processes that were killed (their pid is gone)."""
     for entry in root.glob("worker-*"):
@@ -196,9 +215,10 @@ def _alive(pid: int) -> bool:
 
 
 class _Process:
-    def __init__(self, owner: LocalExecutor, number: int) -> None:
+    def __init__(self, owner: LocalExecutor, number: int, cpus: set[int] | None = None) -> None:
         self.owner = owner
         self.scratch = owner._scratch(number + 1)
+        self.cpus = cpus
         self._start()
 
     def _start(self) -> None:
@@ -211,6 +231,9 @@ class _Process:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        if self.cpus:  # before it gets its first message, so its sandbox inherits it
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(self.proc.pid, self.cpus)
         self.inp: IO[bytes] = self.proc.stdin
         self.out: IO[bytes] = self.proc.stdout
         self._ready = False
