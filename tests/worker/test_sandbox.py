@@ -348,3 +348,25 @@ def test_a_command_without_stdin_reads_end_of_file_at_once(home: Path, tmp_path:
         got = {f.path: client.get_file(f"reads@master:{f.path}")
                for f in client.list_file("reads@master")}
         assert got == {"/a.txt": b"A", "/a.txt.stdin": b"", "/b.txt": b"B", "/b.txt.stdin": b""}
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("count", [1, 3, 11])
+def test_every_datum_of_a_set_is_answered_in_order(scratch: Path, count: int) -> None:
+    """Requests go to the runner and answers come back a few at a time; a set whose size
+    is not a multiple of that (one datum, say) must still get every answer, in order,
+    each datum in its own output directory."""
+    box, _ = open_sandbox(scratch, use_bwrap=False)
+    try:
+        (scratch / "logs").mkdir(parents=True, exist_ok=True)
+        program = sb.Program(("sh", "-c", 'echo "$N" > "$OUT/n"; test "$N" != 2'), (),
+                             {"PATH": "/usr/bin:/bin"}, None, 30, 1, (), (), (),
+                             str(scratch / "logs" / "stdout"), str(scratch / "logs" / "stderr"))
+        outs = [scratch / "out" / str(i) for i in range(count)]
+        datums = (sb.DatumRun({}, {"N": str(i), "OUT": str(outs[i])}, str(outs[i]))
+                  for i in range(count))
+        states = [o.state for o in box.run_set(program, datums)]
+    finally:
+        box.close()
+    assert states == ["failed" if i == 2 else "success" for i in range(count)]
+    assert [(o / "n").read_text() for o in outs] == [f"{i}\n" for i in range(count)]

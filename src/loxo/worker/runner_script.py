@@ -15,6 +15,9 @@ Reads one JSON request per line on stdin. Three kinds:
   "logs": [stdout size, stderr size]}``: the log files' sizes when it was done, so the
   worker can tell which bytes this datum printed without a file per datum.
 
+Answers go out a few at a time, and every pending one before this process waits for the
+next request, so the worker (which sends requests a few at a time) wakes once per batch.
+
 Commands start through ``posix_spawn`` (a vfork-like clone, no copy of this process) in a
 session of their own, so a timeout kills everything they started.
 """
@@ -26,11 +29,12 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _PIPE_BUF = 65536  # stdin up to this size fits a fresh pipe before the command starts
+_BATCH = 4  # answers written at once (the worker sends requests four at a time)
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; children must not
 
 
@@ -229,11 +233,44 @@ def _no_inherited_fds() -> None:
                 os.set_inheritable(fd, False)
 
 
+def _lines(fd: int, idle: Callable[[], None]) -> Iterator[bytes]:
+    """The lines read from ``fd`` (bytes: requests are UTF-8 whatever the locale says);
+    ``idle`` is called before each read, which may wait for the next request."""
+    buf = b""
+    while True:
+        end = buf.find(b"\n")
+        if end >= 0:
+            yield buf[:end]
+            buf = buf[end + 1:]
+            continue
+        idle()
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            if buf:
+                yield buf
+            return
+        buf += chunk
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
 def main() -> None:
     _no_inherited_fds()
     runner = Runner()
-    write = sys.stdout.write
-    for line in sys.stdin.buffer:  # bytes: requests are UTF-8 whatever the locale says
+    replies: list[bytes] = []
+
+    def answer() -> None:
+        if replies:
+            _write_all(1, b"".join(replies))
+            replies.clear()
+
+    # Answers go out _BATCH at a time, and all of them before this process waits for a
+    # request: the worker, which sends requests in batches, wakes once per batch.
+    for line in _lines(0, answer):
         if not line.strip():
             continue
         req = json.loads(line)
@@ -242,8 +279,10 @@ def main() -> None:
             runner.start_set(req)
             continue
         reply = runner.run_datum(req) if op == "datum" else runner.run_one(req)
-        write(json.dumps(reply) + "\n")
-        sys.stdout.flush()
+        replies.append(json.dumps(reply).encode() + b"\n")
+        if len(replies) >= _BATCH:
+            answer()
+    answer()
 
 
 if __name__ == "__main__":
