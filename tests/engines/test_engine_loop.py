@@ -162,13 +162,17 @@ def test_executor_names() -> None:
     assert parse_executor("dask://h:8786?timeout=5") == ExecutorSpec("dask", "tcp://h:8786", 5.0)
     assert parse_executor("tcp://h:8786") == ExecutorSpec("dask", "tcp://h:8786")
     assert parse_executor("dask?workers=3") == ExecutorSpec("dask", None, 60.0, 3)
-    for bad in ("spark", "ray://nohost", "ray://h:1/path", "dask?color=red", "ray?timeout=-1", "http://h:1"):
+    assert parse_executor("local?pin=0") == ExecutorSpec("local", pin=False)
+    for bad in ("spark", "ray://nohost", "ray://h:1/path", "dask?color=red", "ray?timeout=-1", "http://h:1",
+                "local?pin=no"):
         with pytest.raises(InvalidArgument):
             parse_executor(bad)
 
 
 def test_open_executor_starts_nothing(tmp_path: Path) -> None:
     assert isinstance(open_executor("local", LOCATION, tmp_path), LocalExecutor)
+    local = open_executor("local?pin=0", LOCATION, tmp_path)
+    assert isinstance(local, LocalExecutor) and not local.pin_workers
     for name in ("ray", "dask", "ray://127.0.0.1:1", "dask://127.0.0.1:1"):
         executor = open_executor(name, LOCATION, tmp_path)
         assert isinstance(executor, EngineExecutor)

@@ -86,8 +86,7 @@ def cpus_seen_by_user_code(client: loxo.Client, tmp_path: Path, name: str, worke
 
 @pytest.mark.timeout(60)
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs at least 2 CPUs")
-def test_one_worker_per_cpu_keeps_each_on_its_own_core(home: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_worker_per_cpu_keeps_each_on_its_own_core(home: Path, tmp_path: Path) -> None:
     cpus = len(os.sched_getaffinity(0))
     with loxo.Client(home, sandbox=False, scratch=tmp_path / "scratch") as client:
         client.create_repo("data")
@@ -95,8 +94,7 @@ def test_one_worker_per_cpu_keeps_each_on_its_own_core(home: Path, tmp_path: Pat
         seen = cpus_seen_by_user_code(client, tmp_path, "pinned", cpus)
         assert all(s.isdigit() for s in seen), seen  # one CPU each, e.g. "1", not "0-1"
         assert len(set(seen)) > 1  # and not all on the same one
-    monkeypatch.setenv("LOXO_PIN_WORKERS", "0")
-    with loxo.Client(home, sandbox=False, scratch=tmp_path / "scratch") as client:
+    with loxo.Client(home, sandbox=False, scratch=tmp_path / "scratch", executor="local?pin=0") as client:
         ours = next(line.split("\t")[1] for line in Path("/proc/self/status").read_text().splitlines()
                     if line.startswith("Cpus_allowed_list"))
         assert set(cpus_seen_by_user_code(client, tmp_path, "free", cpus)) == {ours}
@@ -107,8 +105,6 @@ def test_fewer_workers_than_cpus_are_left_free(monkeypatch: pytest.MonkeyPatch) 
     assert worker_cores(3) is None  # user code may use the spare cores
     assert worker_cores(4) == [0, 1, 2, 3]
     assert worker_cores(6) == [0, 1, 2, 3]  # workers 5 and 6 share cores 0 and 1
-    monkeypatch.setenv("LOXO_PIN_WORKERS", "0")
-    assert worker_cores(8) is None
 
 
 @pytest.mark.timeout(120)

@@ -10,7 +10,8 @@
 
 Options follow as a query: ``?timeout=SECONDS`` (how long the engine may stop answering
 before the job fails, default 60), ``?workers=N`` (cores of a local Ray cluster, workers
-of a local Dask cluster). The engine's package is imported only when the first job runs;
+of a local Dask cluster), ``?pin=0`` (local: never keep a worker on one core, see
+``loxo.executors.local.worker_cores``). The engine's package is imported only when the first job runs;
 a missing one is a one-line error here.
 """
 
@@ -38,6 +39,7 @@ class ExecutorSpec:
     address: str | None = None
     timeout: float = 60.0
     workers: int | None = None
+    pin: bool = True
 
 
 def parse_executor(text: str) -> ExecutorSpec:
@@ -45,9 +47,12 @@ def parse_executor(text: str) -> ExecutorSpec:
     raw = text.strip()
     base, _, query = raw.partition("?")
     options = {k: v[-1] for k, v in parse_qs(query, keep_blank_values=True).items()}
-    unknown = sorted(set(options) - {"timeout", "workers"})
+    unknown = sorted(set(options) - {"timeout", "workers", "pin"})
     if unknown:
-        raise InvalidArgument(f"executor {text!r}: unknown option {unknown[0]!r} (timeout, workers)")
+        raise InvalidArgument(f"executor {text!r}: unknown option {unknown[0]!r} (timeout, workers, pin)")
+    if options.get("pin", "1") not in ("0", "1"):
+        raise InvalidArgument(f"executor {text!r}: pin is 0 or 1")
+    pin = options.get("pin", "1") == "1"
     try:
         timeout = float(options.get("timeout", "60"))
         workers = int(options["workers"]) if "workers" in options else None
@@ -57,7 +62,7 @@ def parse_executor(text: str) -> ExecutorSpec:
         raise InvalidArgument(f"executor {text!r}: timeout and workers must be positive")
     lowered = base.lower()
     if lowered in KINDS:
-        return ExecutorSpec(lowered, None, timeout, workers)
+        return ExecutorSpec(lowered, None, timeout, workers, pin)
     if "://" in base:
         url = urlsplit(base)
         if not url.hostname or url.port is None or url.path not in ("", "/"):
@@ -97,4 +102,4 @@ def open_executor(text: str, location: StoreLocation, scratch_root: Path,
         from loxo.executors.dask import dask_executor
 
         return dask_executor(spec.address, scratch_root, use_sandbox, spec.timeout, spec.workers)
-    return LocalExecutor(location, scratch_root, use_sandbox)
+    return LocalExecutor(location, scratch_root, use_sandbox, pin_workers=spec.pin)

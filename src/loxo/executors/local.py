@@ -55,10 +55,12 @@ class LocalExecutor:
 
     takes_stream = True
 
-    def __init__(self, location: StoreLocation, scratch_root: Path, use_sandbox: bool = True) -> None:
+    def __init__(self, location: StoreLocation, scratch_root: Path, use_sandbox: bool = True,
+                 pin_workers: bool = True) -> None:
         self.location = location
         self.scratch_root = scratch_root
         self.use_sandbox = use_sandbox
+        self.pin_workers = pin_workers  # see worker_cores
         self._warning: str | None = None
         self._inline_worker: DatumWorker | None = None
         self._procs: list[_Process] = []
@@ -109,7 +111,7 @@ class LocalExecutor:
         """Processes up to ``parallelism`` (started, maybe not ready yet)."""
         if not self._procs:
             self._prepare()
-        cores = worker_cores(parallelism)
+        cores = worker_cores(parallelism) if self.pin_workers else None
         self._procs += [_Process(self, n + 1, None if cores is None else {cores[n % len(cores)]})
                         for n in range(len(self._procs), parallelism)]
         return self._procs[:parallelism]
@@ -184,10 +186,10 @@ def worker_cores(parallelism: int) -> list[int] | None:
     every command it starts: they hand a datum to each other on a warm core instead of
     migrating between cores. Measured on 2 cores, 10,000 one-process datums took ~15%
     less time and ~7% less CPU (bench/datums.py). With fewer workers than CPUs they are
-    left free, so user code can use more than one core. ``LOXO_PIN_WORKERS=0`` turns it
-    off.
+    left free, so user code can use more than one core. The executor ``local?pin=0``
+    never pins them.
     """
-    if os.environ.get("LOXO_PIN_WORKERS", "1") == "0" or not hasattr(os, "sched_getaffinity"):
+    if not hasattr(os, "sched_getaffinity"):
         return None
     cpus = sorted(os.sched_getaffinity(0))
     return cpus if 1 < len(cpus) <= parallelism else None
