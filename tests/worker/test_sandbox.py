@@ -370,3 +370,28 @@ def test_every_datum_of_a_set_is_answered_in_order(scratch: Path, count: int) ->
         box.close()
     assert states == ["failed" if i == 2 else "success" for i in range(count)]
     assert [(o / "n").read_text() for o in outs] == [f"{i}\n" for i in range(count)]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("size", "ahead"), [(10, sb.AHEAD), (sb.AHEAD_BYTES, 2)])
+def test_datums_are_prepared_ahead_within_a_bound_on_their_input(scratch: Path, size: int,
+                                                                 ahead: int) -> None:
+    """Small datums go to the runner many at a time; datums with big inputs (scratch is
+    RAM) only the running one and the next."""
+    box, _ = open_sandbox(scratch, use_bwrap=False)
+    pulled = 0
+
+    def datums() -> Iterator[sb.DatumRun]:
+        nonlocal pulled
+        for i in range(3 * sb.AHEAD):
+            pulled += 1
+            yield sb.DatumRun({}, {}, str(scratch / "out" / str(i)), size)
+
+    program = sb.Program(("true",), (), {"PATH": "/usr/bin:/bin"}, None, 30, 1, (), (), (),
+                         str(scratch / "logs" / "stdout"), str(scratch / "logs" / "stderr"))
+    try:
+        prepared_before = [pulled - n for n, _ in enumerate(box.run_set(program, datums()))]
+    finally:
+        box.close()
+    assert max(prepared_before) == ahead
+    assert len(prepared_before) == 3 * sb.AHEAD

@@ -128,7 +128,7 @@ class DatumWorker:
                 links = {f"/pfs/{name}": path for name, path in dirs.items()}
                 links["/pfs/out"] = f"{out_root}/{i}"
                 fetched.append((inp, created, started, time.time(), downloaded))
-                yield DatumRun(links, self.datum_variables(datum.env), f"{out_root}/{i}")
+                yield DatumRun(links, self.datum_variables(datum.env), f"{out_root}/{i}", downloaded)
 
         logs = LogRanges(program.stdout, program.stderr)
         ran: list[Ran] = []

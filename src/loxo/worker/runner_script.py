@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 _PIPE_BUF = 65536  # stdin up to this size fits a fresh pipe before the command starts
-_BATCH = 4  # answers written at once (the worker sends requests four at a time)
+_BATCH = 8  # answers written at once (the worker sends requests eight at a time)
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; children must not
 
 

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -68,11 +69,12 @@ class Program:
 @dataclass(frozen=True)
 class DatumRun:
     """One datum for a ``Program``: its /pfs links, its own variables, its output dir
-    (made by the runner, fresh for each try)."""
+    (made by the runner, fresh for each try), and the bytes of input made for it."""
 
     links: dict[str, str]
     env: dict[str, str]
     out: str
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,18 @@ class Sandbox(Protocol):
     def close(self) -> None: ...
 
 
-AHEAD = 8
+AHEAD = 16
 """Datums sent to the runner before their predecessor's outcome is read: the runner
 starts the next command at once, while the worker stores or cleans up the last. They
 go in batches of ``AHEAD // 2`` (one write), and the runner answers in batches too, so
 the worker wakes once every few datums rather than for each: with each worker kept on
-one core, its caches are still warm for the next datums of a batch."""
+one core, its caches are still warm for the next datums of a batch (measured on 2
+cores, 10,000 one-process datums: ~7% less time with batches of 4 than one by one, ~4%
+less again with 8)."""
+
+AHEAD_BYTES = 64 << 20
+"""Past this much input prepared for datums in flight, no more are prepared beyond the
+running one and the next: scratch space is RAM, and big datums need no look-ahead."""
 
 
 class _RunnerProcess:
@@ -145,23 +153,26 @@ class _RunnerProcess:
         }
         send(orjson.dumps(header) + b"\n")
         source = iter(datums)
-        in_flight = 0
+        sizes: deque[int] = deque()  # input bytes of each datum in flight
+        held = 0
         # Replies are a few hundred bytes and at most AHEAD are unread, so the runner
         # never blocks writing them while this process blocks writing requests.
         try:
             while True:
-                if in_flight <= AHEAD // 2:
-                    while in_flight < AHEAD and (d := next(source, None)) is not None:
+                if len(sizes) <= AHEAD // 2:
+                    while ((len(sizes) < 2 or (len(sizes) < AHEAD and held < AHEAD_BYTES))
+                           and (d := next(source, None)) is not None):
                         send(orjson.dumps({"op": "datum", "links": d.links, "env": d.env,
                                            "out": d.out}) + b"\n")
-                        in_flight += 1
+                        sizes.append(d.size)
+                        held += d.size
                     flush()
-                if not in_flight:
+                if not sizes:
                     return
                 line = receive()
                 if not line:
                     raise RuntimeError(f"sandbox runner exited with code {self.proc.wait()}")
-                in_flight -= 1
+                held -= sizes.popleft()
                 r = orjson.loads(line)
                 yield DatumOutcome(r["state"], r["attempts"], r["error"], r["started"],
                                    r["finished"], (r["logs"][0], r["logs"][1]))
@@ -170,8 +181,8 @@ class _RunnerProcess:
             # answers still owed, so the next request is not answered with a stale one.
             with contextlib.suppress(OSError):
                 flush()
-            while in_flight and receive():
-                in_flight -= 1
+            while sizes and receive():
+                sizes.popleft()
 
     def close(self) -> None:
         stdin: IO[bytes] | None = self.proc.stdin
@@ -220,8 +231,8 @@ class PlainSandbox(_RunnerProcess):
             err_stdin=tuple(self._fix(line) for line in program.err_stdin),
         )
         root = self.pfs_root
-        moved = (DatumRun({root + k.removeprefix("/pfs"): v for k, v in d.links.items()}, d.env, d.out)
-                 for d in datums)
+        moved = (DatumRun({root + k.removeprefix("/pfs"): v for k, v in d.links.items()}, d.env, d.out,
+                          d.size) for d in datums)
         return super().run_set(fixed, moved)
 
 
