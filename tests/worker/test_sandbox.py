@@ -395,3 +395,26 @@ def test_datums_are_prepared_ahead_within_a_bound_on_their_input(scratch: Path, 
         box.close()
     assert max(prepared_before) == ahead
     assert len(prepared_before) == 3 * sb.AHEAD
+
+
+@pytest.mark.timeout(60)
+def test_with_big_inputs_an_answer_is_not_held_back_while_the_next_datum_runs(scratch: Path) -> None:
+    """Only two datums with big inputs are in flight; the worker must learn the first
+    one's outcome while the second runs (to store its outputs and prepare the third),
+    not after. Datum 1 waits for a file the caller makes on datum 0's outcome."""
+    box, _ = open_sandbox(scratch, use_bwrap=False)
+    go = scratch / "go"
+    script = ('[ "$N" = 1 ] || exit 0; i=0; '
+              'while [ ! -e "$GO" ]; do i=$((i+1)); [ $i -gt 300 ] && exit 1; sleep 0.01; done')
+    program = sb.Program(("sh", "-c", script), (), {"PATH": "/usr/bin:/bin"}, None, 30, 1, (), (),
+                         (), str(scratch / "logs" / "stdout"), str(scratch / "logs" / "stderr"))
+    datums = (sb.DatumRun({}, {"N": str(i), "GO": str(go)}, str(scratch / "out" / str(i)),
+                          sb.AHEAD_BYTES) for i in range(3))
+    states = []
+    try:
+        for outcome in box.run_set(program, datums):
+            states.append(outcome.state)
+            go.touch()
+    finally:
+        box.close()
+    assert states == ["success"] * 3

@@ -11,8 +11,8 @@
 Options follow as a query: ``?timeout=SECONDS`` (how long the engine may stop answering
 before the job fails, default 60), ``?workers=N`` (cores of a local Ray cluster, workers
 of a local Dask cluster), ``?pin=0`` (local: never keep a worker on one core, see
-``loxo.executors.local.worker_cores``). The engine's package is imported only when the first job runs;
-a missing one is a one-line error here.
+``loxo.executors.local.worker_cores``). The engine's package is imported only when the
+first job runs; a missing one is a one-line error here.
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ def parse_executor(text: str) -> ExecutorSpec:
     unknown = sorted(set(options) - {"timeout", "workers", "pin"})
     if unknown:
         raise InvalidArgument(f"executor {text!r}: unknown option {unknown[0]!r} (timeout, workers, pin)")
-    if options.get("pin", "1") not in ("0", "1"):
+    pin_text = options.get("pin", "1")
+    if pin_text not in ("0", "1"):
         raise InvalidArgument(f"executor {text!r}: pin is 0 or 1")
-    pin = options.get("pin", "1") == "1"
+    pin = pin_text == "1"
     try:
         timeout = float(options.get("timeout", "60"))
         workers = int(options["workers"]) if "workers" in options else None

@@ -9,14 +9,15 @@ Reads one JSON request per line on stdin. Three kinds:
 - ``{"op": "set", ...}``: the program every following datum runs: the fields above
   (``env`` is the part shared by all datums) plus ``tries``, ``accept``, ``err_cmd``,
   ``err_stdin``. No answer. The log files stay open until the next ``set``.
-- ``{"op": "datum", "links": {...}, "env": {...}, "out": dir}``: run the program for one
-  datum: ``out`` is made fresh for each try (up to ``tries``), then ``err_cmd`` runs if
-  every try failed. Answers ``{"state", "attempts", "error", "started", "finished",
+- ``{"op": "datum", "links": {...}, "env": {...}, "out": dir, "answer": bool}``: run the
+  program for one datum: ``out`` is made fresh for each try (up to ``tries``), then
+  ``err_cmd`` runs if every try failed. Answers ``{"state", "attempts", "error", "started", "finished",
   "logs": [stdout size, stderr size]}``: the log files' sizes when it was done, so the
   worker can tell which bytes this datum printed without a file per datum.
 
-Answers go out a few at a time, and every pending one before this process waits for the
-next request, so the worker (which sends requests a few at a time) wakes once per batch.
+Answers are held back until a datum asks for them (``"answer": true``, the last of a
+batch the worker sent, or every datum when few are in flight) and always sent before this
+process waits for the next request: the worker wakes once per batch, not per datum.
 
 Commands start through ``posix_spawn`` (a vfork-like clone, no copy of this process) in a
 session of their own, so a timeout kills everything they started.
@@ -34,7 +35,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 _PIPE_BUF = 65536  # stdin up to this size fits a fresh pipe before the command starts
-_BATCH = 8  # answers written at once (the worker sends requests eight at a time)
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)  # Python ignores these; children must not
 
 
@@ -268,9 +268,7 @@ def main() -> None:
             _write_all(1, b"".join(replies))
             replies.clear()
 
-    # Answers go out _BATCH at a time, and all of them before this process waits for a
-    # request: the worker, which sends requests in batches, wakes once per batch.
-    for line in _lines(0, answer):
+    for line in _lines(0, answer):  # answers every pending one before each wait
         if not line.strip():
             continue
         req = json.loads(line)
@@ -280,7 +278,7 @@ def main() -> None:
             continue
         reply = runner.run_datum(req) if op == "datum" else runner.run_one(req)
         replies.append(json.dumps(reply).encode() + b"\n")
-        if len(replies) >= _BATCH:
+        if req.get("answer", True):
             answer()
     answer()
 

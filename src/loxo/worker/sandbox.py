@@ -119,6 +119,12 @@ AHEAD_BYTES = 64 << 20
 running one and the next: scratch space is RAM, and big datums need no look-ahead."""
 
 
+def _may_prepare(in_flight: int, held: int) -> bool:
+    """Whether one more datum may be prepared: always the running one and the next, then
+    up to AHEAD while their inputs stay under AHEAD_BYTES."""
+    return in_flight < 2 or (in_flight < AHEAD and held < AHEAD_BYTES)
+
+
 class _RunnerProcess:
     """Talks to ``runner_script.py`` started by ``argv`` (inside bwrap or not)."""
 
@@ -154,18 +160,22 @@ class _RunnerProcess:
         send(orjson.dumps(header) + b"\n")
         source = iter(datums)
         sizes: deque[int] = deque()  # input bytes of each datum in flight
-        held = 0
+        held = sent = 0
+        half = AHEAD // 2
         # Replies are a few hundred bytes and at most AHEAD are unread, so the runner
         # never blocks writing them while this process blocks writing requests.
         try:
             while True:
-                if len(sizes) <= AHEAD // 2:
-                    while ((len(sizes) < 2 or (len(sizes) < AHEAD and held < AHEAD_BYTES))
-                           and (d := next(source, None)) is not None):
-                        send(orjson.dumps({"op": "datum", "links": d.links, "env": d.env,
-                                           "out": d.out}) + b"\n")
+                if len(sizes) <= half:
+                    while _may_prepare(len(sizes), held) and (d := next(source, None)) is not None:
                         sizes.append(d.size)
                         held += d.size
+                        sent += 1
+                        # answered at once when it ends a batch, or while few are in flight
+                        # (big inputs): the next datums' preparing must not wait for it
+                        now = sent % half == 0 or len(sizes) <= half
+                        send(orjson.dumps({"op": "datum", "links": d.links, "env": d.env,
+                                           "out": d.out, "answer": now}) + b"\n")
                     flush()
                 if not sizes:
                     return
@@ -231,8 +241,8 @@ class PlainSandbox(_RunnerProcess):
             err_stdin=tuple(self._fix(line) for line in program.err_stdin),
         )
         root = self.pfs_root
-        moved = (DatumRun({root + k.removeprefix("/pfs"): v for k, v in d.links.items()}, d.env, d.out,
-                          d.size) for d in datums)
+        moved = (replace(d, links={root + k.removeprefix("/pfs"): v for k, v in d.links.items()})
+                 for d in datums)
         return super().run_set(fixed, moved)
 
 
