@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from loxo.pfs import Source
 
 # The SDK pulls in SQLAlchemy and friends (half a second), the model 50 ms; load them on
-# first use, so that ``import loxo.batch`` in user code (once per datum set) and ``loxo
+# first use, so that ``import loxo.batch`` in user code (once per batch process) and ``loxo
 # version`` stay instant. Every other name of ``__all__`` comes from ``loxo.model``.
 _LAZY = {"Client": "loxo.client", "ClientBase": "loxo.client", "OpenCommit": "loxo.client",
          "RemoteClient": "loxo.client", "Source": "loxo.pfs"}

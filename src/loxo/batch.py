@@ -1,7 +1,8 @@
 """Datum batching for Python user code: one process, many datums.
 
-With ``transform.datum_batching: true`` in a spec, the command is started once per set
-of datums and asks for each datum in turn::
+With ``transform.datum_batching: true`` in a spec, the command is started once per
+worker and job (once per set of datums where the executor cannot keep it, or with a
+``datum_timeout``) and asks for each datum in turn::
 
     import loxo.batch
 

@@ -5,7 +5,6 @@ commands run in the real sandbox; every test is bounded by a pytest-timeout."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,6 @@ import pytest
 
 import loxo
 from loxo.model.jobs import DatumState, JobInfo, JobState
-from loxo.pps import runner
 
 N = 50
 
@@ -40,12 +38,6 @@ def put_numbers(client: loxo.Client, n: int) -> None:
     """``/f00`` ... holding ``0\\n`` ..., all in one commit."""
     client.put_files("data@master", [loxo.Source(f"/f{i:02d}", data=f"{i}\n".encode())
                                      for i in range(n)])
-
-
-def datum_sets(n: int, parallelism: int) -> int:
-    """How many datum sets the runner cuts ``n`` datums into."""
-    size = max(1, math.ceil(n / (parallelism * runner._SETS_PER_WORKER)))
-    return len(range(0, n, size))
 
 
 def only_job(client: loxo.Client, pipeline: str) -> JobInfo:
@@ -86,8 +78,9 @@ for env in loxo.batch.datums():
 
 
 def check_outputs(client: loxo.Client, pipeline: str, parallelism: int) -> list[list[str]]:
-    """Every datum succeeded and wrote its number; a process per datum set at most.
-    Returns each output's words after the number."""
+    """Every datum succeeded and wrote its number; one process per worker: a worker
+    keeps its process from one datum set of the job to the next. Returns each output's
+    words after the number."""
     job = only_job(client, pipeline)
     assert job.state is JobState.SUCCESS, job.reason
     assert (job.data_processed, job.data_failed, job.data_total) == (N, 0, N)
@@ -98,17 +91,14 @@ def check_outputs(client: loxo.Client, pipeline: str, parallelism: int) -> list[
         words = client.get_file(f"{pipeline}@master:/f{i:02d}").decode().split()
         assert words[0] == str(i)
         rest.append(words[1:])
-    tokens = {r[0] for r in rest}
-    assert 1 <= len(tokens) <= datum_sets(N, parallelism) < N
-    # a process works through a contiguous run of datums, never coming back
-    runs = [t for i, t in enumerate(r[0] for r in rest) if i == 0 or rest[i - 1][0] != t]
-    assert len(runs) == len(tokens)
+    # the job is cut into several sets per worker, and each worker starts its process once
+    assert 1 <= len({r[0] for r in rest}) <= parallelism
     return rest
 
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("parallelism", [1, 2])
-def test_shell_batch_takes_every_datum_in_one_process_per_set(
+def test_shell_batch_takes_every_datum_in_one_process_per_worker(
     client: loxo.Client, repo: str, tmp_path: Path, parallelism: int
 ) -> None:
     put_numbers(client, N)
@@ -119,7 +109,7 @@ def test_shell_batch_takes_every_datum_in_one_process_per_set(
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("parallelism", [1, 2])
-def test_python_batch_loads_its_model_once_per_process(
+def test_python_batch_loads_its_model_once_per_worker(
     client: loxo.Client, repo: str, tmp_path: Path, parallelism: int
 ) -> None:
     put_numbers(client, N)
@@ -148,7 +138,7 @@ def test_shell_batch_without_the_sandbox(home: Path, tmp_path: Path) -> None:
             number, pid = client.get_file(f"plain@master:/f{i:02d}").decode().split()
             assert number == str(i)
             pids.add(pid)
-        assert len(pids) <= datum_sets(10, 1) < 10
+        assert len(pids) == 1  # one worker: one process, kept from one set to the next
         assert client.pps.executor.warning is not None
 
 
@@ -248,7 +238,7 @@ def test_datum_timeout_bounds_a_stuck_batch_process(
 def test_logs_go_to_the_datum_in_hand_and_none_are_lost(
     client: loxo.Client, repo: str, tmp_path: Path, lang: str
 ) -> None:
-    put_numbers(client, 8)  # 4 sets of 2 datums: a process takes two
+    put_numbers(client, 8)  # several sets, all taken by one process
     if lang == "sh":
         cmd = ["sh", "-c", (
             "token=$(cat /proc/sys/kernel/random/uuid); echo \"before $token\"; "
@@ -278,6 +268,42 @@ def test_logs_go_to_the_datum_in_hand_and_none_are_lost(
         assert mine == [f"err {n}", f"out {n}"], (path, lines)
         befores += [line.split()[1] for line in lines if line.startswith("before ")]
         afters += [line.split()[1] for line in lines if line.startswith("after ")]
-    # every process's first and last words are kept, once each
-    assert len(befores) == len(set(befores)) == datum_sets(8, 1)
+    # the process's first and last words are kept, once each
+    assert len(befores) == len(set(befores)) == 1
     assert sorted(afters) == sorted(befores)
+
+
+UNION_LOOP = """
+import os, uuid
+import loxo.batch
+token = uuid.uuid4().hex
+for env in loxo.batch.datums():
+    path = env.get("a") or env["b"]
+    with open(path) as f, open("/pfs/out/" + os.path.basename(path), "w") as out:
+        out.write(f"{f.read().strip()} {token}\\n")
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_kept_process_goes_on_only_with_sets_whose_inputs_it_has(home: Path, tmp_path: Path) -> None:
+    """A union's first sets hold only one side's datums: a process started for those
+    has no /pfs/b, so the sets of the other side get a process of their own."""
+    with loxo.Client(home) as client:
+        for name, first in (("data", 0), ("other", 10)):
+            client.create_repo(name)
+            client.put_files(f"{name}@master", [loxo.Source(f"/{name}{i}", data=f"{first + i}\n".encode())
+                                                for i in range(4)])
+        spec = batch_spec("both", [sys.executable, "-c", UNION_LOOP])
+        spec["input"] = {"union": [{"pfs": {"repo": "data", "glob": "/*", "name": "a"}},
+                                   {"pfs": {"repo": "other", "glob": "/*", "name": "b"}}]}
+        client.create_pipeline(spec_file(tmp_path, spec))
+        job = only_job(client, "both")
+        assert job.state is JobState.SUCCESS, job.reason
+        assert {d.attempts for d in client.list_datum(f"both@{job.id}")} == {1}  # no retry
+        tokens = {}
+        for name, first in (("data", 0), ("other", 10)):
+            for i in range(4):
+                number, token = client.get_file(f"both@master:/{name}{i}").decode().split()
+                assert number == str(first + i)
+                tokens.setdefault(name, set()).add(token)
+        assert not tokens["data"] & tokens["other"]

@@ -150,6 +150,7 @@ class EngineExecutor(Generic[H]):
         """Nothing: the engine starts (or is reached) when a run needs it."""
 
     takes_stream = False  # every set's resources are checked with the cluster first
+    keeps_batch_processes = False  # a set is a task, anywhere in the cluster
 
     def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         """Run ``sets``, at most ``parallelism`` at a time, yielding each set's results."""

@@ -18,13 +18,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Protocol
 
 from loxo.pfs.store import StoreLocation
 from loxo.worker.datum_worker import DatumWorker
-from loxo.worker.serve import WorkerFailure, receive, send
+from loxo.worker.serve import IDLE, WorkerFailure, receive, send
 from loxo.worker.task import DatumResult, DatumSet
 
 
@@ -34,6 +34,10 @@ class Executor(Protocol):
     takes_stream: bool
     """Whether ``run`` takes sets that come while the job is still planned (an iterable
     that blocks until the next set is cut); if not, it gets a finished plan's sets."""
+
+    keeps_batch_processes: bool
+    """Whether a worker keeps a datum batching process from one set of a job to the
+    next (if not, each set starts it again, so sets are cut equal and few)."""
 
     def run(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]: ...
 
@@ -54,6 +58,7 @@ class LocalExecutor:
     sandbox), so a chain of jobs in one command pays for them once."""
 
     takes_stream = True
+    keeps_batch_processes = True
 
     def __init__(self, location: StoreLocation, scratch_root: Path, use_sandbox: bool = True,
                  pin_workers: bool = True) -> None:
@@ -125,8 +130,19 @@ class LocalExecutor:
             self._prepare()
             self._inline_worker = DatumWorker(self.location, self._scratch(0), self.use_sandbox)
             self._warning = self._inline_worker.warning
-        for work in sets:
-            yield self._inline_worker.run_set(work)
+        worker, source = self._inline_worker, iter(sets)
+        ahead: list[DatumSet | None] = []
+
+        def upcoming() -> DatumSet | None:
+            if not ahead:
+                ahead.append(next(source, None))
+            return ahead[0]
+
+        try:
+            while (work := ahead.pop() if ahead else next(source, None)) is not None:
+                yield worker.run_set(work, upcoming)
+        finally:  # stopped early: a batch process kept for the next set ends now
+            worker.release()
 
     def _pool(self, sets: Iterable[DatumSet], parallelism: int) -> Iterator[list[DatumResult]]:
         workers = self._grow(parallelism)
@@ -140,14 +156,16 @@ class LocalExecutor:
         lock = threading.Lock()
         results: queue.Queue[list[DatumResult] | BaseException | None] = queue.Queue()
 
+        def take() -> DatumSet | None:
+            with lock:
+                return next(source, None)
+
         def feed(proc: _Process) -> None:
             try:
-                while True:
-                    with lock:
-                        work = next(source, None)
-                    if work is None:
-                        break
-                    results.put(proc.run(work))
+                work = take()
+                while work is not None:
+                    done, work = proc.run(work, take)
+                    results.put(done)
             except BaseException as exc:  # surfaces in the consumer, below
                 results.put(exc)
             finally:
@@ -221,6 +239,7 @@ class _Process:
         self.owner = owner
         self.scratch = owner._scratch(number + 1)
         self.cpus = cpus
+        self.ahead: DatumSet | None = None  # the next set, sent before it is run
         self._start()
 
     def _start(self) -> None:
@@ -248,25 +267,40 @@ class _Process:
             self.owner._warning = receive(self.out)
             self._ready = True
 
-    def run(self, work: DatumSet) -> list[DatumResult]:
-        """The set's results. A failure outside user code fails the set's datums with
-        the worker's reason; a worker that died is replaced for the next set."""
+    def run(self, work: DatumSet, take: Callable[[], DatumSet | None],
+            ) -> tuple[list[DatumResult], DatumSet | None]:
+        """The set's results, and the set to run next: taken when the worker says this
+        set's datums are done (before it sends their results), and sent to it at once,
+        so it knows what comes next (a datum batching process is kept for it).
+
+        A failure outside user code fails the set's datums with the worker's reason; a
+        worker that died is replaced (and gets the next set afresh)."""
+        after: DatumSet | None = None
+        asked = False
         try:
-            send(self.inp, work)
+            if self.ahead is not work:
+                send(self.inp, work)
+            self.ahead = None
+            if receive(self.out) != IDLE:
+                raise EOFError  # out of step: treated as a dead worker
+            asked, after = True, take()
+            send(self.inp, after)
+            self.ahead = after
             reply = receive(self.out)
-        except (EOFError, OSError):  # it died (EOF; a broken pipe if before we wrote)
+        except (EOFError, OSError):  # it died
+            self.ahead = None
             if self.closed:  # stopped on purpose (its job ended early): no replacement
-                return _failed(work, "worker stopped: the job ended")
+                return _failed(work, "worker stopped: the job ended"), None
             self.close()
             code = self.proc.returncode
             how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
             reason = f"worker process {self.proc.pid} {how} while running this datum"
             self._start()
             self.hello()
-            return _failed(work, reason)
+            return _failed(work, reason), after if asked else take()
         if isinstance(reply, WorkerFailure):
-            return _failed(work, f"worker failed: {reply.message}")
-        return list(reply)
+            return _failed(work, f"worker failed: {reply.message}"), after
+        return list(reply), after
 
     def stop(self) -> None:
         """Ask the worker to finish (EOF on its input) without waiting."""

@@ -56,9 +56,10 @@ Progress = Callable[[int, int], None]
 """Called with (datums done, datums in total) as a job advances."""
 
 # Sets per worker (the first sets' size; see _set_sizes): each boundary costs a round
-# trip and, with datum batching, a start of the user's process (a model is loaded once
-# per set), while more sets balance uneven datums and report progress more often. Two
-# equal sets a worker measured fastest on bench/datums.py (4 and 8 were 5-15% slower).
+# trip and, with datum batching on an executor that does not keep the user's process
+# between sets, a start of it (a model is loaded once per set), while more sets balance
+# uneven datums and report progress more often. Two equal sets a worker measured
+# fastest on bench/datums.py (4 and 8 were 5-15% slower).
 _SETS_PER_WORKER = 2
 _ROW_BATCH = 2000
 _WARM_AT = 100  # datums to do found while planning: start the workers now
@@ -205,7 +206,9 @@ def _set_stream(pfs: Pfs, executor: Any, job: JobRun) -> SetStream:
         return DatumSet(location, job.id, job.pipeline, transform, chunk, resources)
 
     streams = workers > 1 and executor.takes_stream
-    return SetStream(make_set, lambda n: _set_sizes(n, workers, transform.datum_batching),
+    # equal sets where each one starts the user's batch process again
+    restarts = transform.datum_batching and not executor.keeps_batch_processes
+    return SetStream(make_set, lambda n: _set_sizes(n, workers, restarts),
                      _STREAM_AT if streams else None, _EARLY_SET)
 
 
@@ -427,13 +430,14 @@ def _process(
     ), ""
 
 
-def _set_sizes(n: int, workers: int, batching: bool) -> list[int]:
-    """How many datums each set gets. With datum batching, equal sets (a set starts the
-    user's process, a model is loaded once per set). Otherwise each set gets its share
-    of what is left, down to a sixteenth of a worker's share: the last sets are small, so
-    workers finish together instead of one idling while another ends a big set."""
+def _set_sizes(n: int, workers: int, restarts: bool) -> list[int]:
+    """How many datums each set gets. Where each set starts the user's datum batching
+    process again (a model is loaded once per set), equal sets. Otherwise each set gets
+    its share of what is left, down to a sixteenth of a worker's share: the last sets
+    are small, so workers finish together instead of one idling while another ends a big
+    set."""
     share = max(1, math.ceil(n / (workers * _SETS_PER_WORKER)))
-    if batching:
+    if restarts:
         return [min(share, n - i) for i in range(0, n, share)]
     floor = max(1, math.ceil(n / (workers * 16)))
     sizes: list[int] = []

@@ -1,4 +1,4 @@
-"""Datum batching: one user process works through a whole datum set.
+"""Datum batching: one user process works through whole datum sets.
 
 The process is started once, with ``/pfs/<input>`` pointing into ``in/cur``, a
 directory each datum's inputs are materialised in, and ``/pfs/out`` at ``out/cur``, a
@@ -12,6 +12,12 @@ go out on ``resp``:
 - ``json`` (``loxo.batch``, which keeps both FIFOs open): a length line and a JSON
   object of the datum's variables (``null`` for the end), on ``resp`` held open; a
   datum then costs a write and a read on each side, not four opens.
+
+A worker that learns its next set when a set ends (the local executor tells it) keeps
+the process for that set if it ``fits`` (same job, inputs it has under /pfs, no
+``datum_timeout``): the request for the next datum waits while the set's results go
+back, and is answered with the next set's first datum. So a model is loaded once per
+worker and job, and a set boundary costs no process start.
 
 If the process dies with a datum in hand, that datum fails (and is retried in a fresh
 process, up to ``datum_tries``); datums it never took are run in a fresh process too.
@@ -72,13 +78,14 @@ class _InHand:
         self.downloaded = downloaded
 
 
-class _Session:
+class BatchProcess:
     """One user process and the datums it takes."""
 
     def __init__(self, worker: DatumWorker, work: DatumSet, pending: deque[DatumTask],
-                 keep: Callable[[Ran], None]) -> None:
+                 keep: Callable[[Ran], None], tries: dict[str, int]) -> None:
         self.worker = worker
         self.keep = keep
+        self.tries = tries  # datum id -> tries that failed (in earlier processes)
         self.kept = 0  # how many of ``done`` went to ``keep``
         self.work = work
         self.pending = pending
@@ -94,48 +101,93 @@ class _Session:
         self.hand: _InHand | None = None
         self.ended = False  # told "end": the datum in hand is done once the process exits
         self.stream = -1  # ``resp`` held open for writing, once a ``json`` client asked
+        self.held: str | None = None  # a request kept for the next set's first datum
+        self.names = {i.name for d in work.datums for i in d.inputs}
+        self.box: list[RunResult] = []
         shutil.rmtree(self.cur_in, ignore_errors=True)  # an earlier session's, if any
         os.mkdir(self.cur_in)
+        self._start()
 
-    def run(self) -> RunResult:
+    def _start(self) -> None:
         shim = self._shim()
         t = self.work.transform
         env = self.worker.environment(t, {})
         env["PATH"] = f"{shim.parent}:{env['PATH']}"
         env["LOXO_BATCH_DIR"] = str(self.logs)
         env.setdefault("PYTHONUNBUFFERED", "1")  # print()s land on the datum in hand
-        names = {i.name for d in self.work.datums for i in d.inputs}
-        links = {f"/pfs/{n}": f"{self.cur_in}/{n}" for n in names}
+        links = {f"/pfs/{n}": f"{self.cur_in}/{n}" for n in self.names}
         links["/pfs/out"] = self.cur_out
         timeout = None if t.datum_timeout is None else t.datum_timeout * (len(self.pending) + 1)
         req = RunRequest(t.cmd, t.stdin, env, links, t.working_dir, timeout,
                          str(self.logs / "stdout"), str(self.logs / "stderr"))
         for fifo in ("req", "resp"):
             os.mkfifo(self.logs / fifo)
-        box: list[RunResult] = []
-        thread = threading.Thread(target=lambda: box.append(self.worker.sandbox.run(req)))
+        self.thread = threading.Thread(target=lambda: self.box.append(self.worker.sandbox.run(req)))
         # Held open for reading and writing all along: writers never block on it and it
         # never reports end-of-file, so each request costs one read, not an open.
-        requests = os.open(self.logs / "req", os.O_RDWR | os.O_NONBLOCK)
-        try:
-            thread.start()
-            while (kind := _wait_request(requests, thread)) is not None:
-                self._answer(kind, thread)
-            thread.join()
-        finally:
-            os.close(requests)
-            if self.stream >= 0:
-                os.close(self.stream)
+        self.requests = os.open(self.logs / "req", os.O_RDWR | os.O_NONBLOCK)
+        self.thread.start()
+
+    def serve(self) -> str | None:
+        """Answer user code's requests until it asks for a datum when this set has none
+        left (that request is returned, not answered) or exits (None)."""
+        if self.held is not None:
+            held, self.held = self.held, None
+            self._answer(held)
+        while (kind := _wait_request(self.requests, self.thread)) is not None:
+            if self.hand is not None and not self.pending and not self.ended:
+                return kind
+            self._answer(kind)
+        return None
+
+    def fits(self, work: DatumSet) -> bool:
+        """Whether this process can go on with ``work``: the same job and transform, no
+        time limit (it is set when the process starts) and only inputs it has under /pfs."""
+        return (work.job_id == self.work.job_id and work.transform == self.work.transform
+                and work.transform.datum_timeout is None
+                and {i.name for d in work.datums for i in d.inputs} <= self.names)
+
+    def hold(self, kind: str) -> None:
+        """Keep the process for the next set: the datum in hand is done (user code asked
+        for the next), and that request waits for ``take_on``."""
+        self._finish(True, "")
+        self._keep_done()
+        self.held = kind
+
+    def take_on(self, work: DatumSet, pending: deque[DatumTask], keep: Callable[[Ran], None],
+                tries: dict[str, int]) -> None:
+        """Go on with the next set (``serve`` answers the request held meanwhile)."""
+        self.work, self.pending, self.keep, self.tries = work, pending, keep, tries
+        self.done, self.kept = [], 0
+
+    def end(self, kind: str | None) -> RunResult:
+        """Answer ``kind`` (if any) with the end, wait for the process to exit, and finish
+        the datum in hand with whatever it printed after its last datum."""
+        if kind is not None:
+            self._answer(kind)
+            self.serve()
+        self.thread.join()
+        os.close(self.requests)
+        if self.stream >= 0:
+            os.close(self.stream)
         if self.ended and self.hand is not None:
-            self._finish(True, "")  # with whatever the process printed after its last datum
+            self._finish(True, "")
         self.ranges.close()
         self._keep_done()
-        return box[0]
+        return self.box[0]
 
     def close(self) -> None:
         shutil.rmtree(self.logs, ignore_errors=True)
 
-    def _answer(self, kind: str, thread: threading.Thread) -> None:
+    def dismiss(self) -> None:
+        """End a kept process that gets no more datums (its request: the end)."""
+        kind, self.held = self.held, None
+        try:
+            self.end(kind)
+        finally:
+            self.close()
+
+    def _answer(self, kind: str) -> None:
         env = self._advance()
         if kind == "json":
             if self.stream < 0:  # the client opened ``resp`` before asking: this cannot block
@@ -146,7 +198,7 @@ class _Session:
         else:
             text = "end\n" if env is None else "".join(
                 f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
-            _respond(self.logs / "resp", text, thread)
+            _respond(self.logs / "resp", text, self.thread)
         self._keep_done()  # while user code works on the next datum
 
     def _keep_done(self) -> None:
@@ -173,9 +225,11 @@ class _Session:
         self.hand = _InHand(datum, self.cur_in, created, out, started, time.time(), downloaded)
         return self.worker.datum_variables(datum.env)
 
-    def _finish(self, ok: bool, error: str, attempts: int = 1) -> None:
+    def _finish(self, ok: bool, error: str, attempts: int | None = None) -> None:
         hand = self.hand
         assert hand is not None
+        if attempts is None:
+            attempts = self.tries.get(hand.datum.datum_id, 0) + 1
         now = time.time()
         lines = self.ranges.take(self.ranges.sizes(), now)
         self.done.append(Ran(
@@ -197,39 +251,67 @@ class _Session:
         return shim
 
 
-def run_batched(worker: DatumWorker, work: DatumSet, done_with: Callable[[Ran], None]) -> list[Ran]:
+def run_batched(
+    worker: DatumWorker, work: DatumSet, done_with: Callable[[Ran], None],
+    kept: BatchProcess | None = None, upcoming: Callable[[], DatumSet | None] = lambda: None,
+) -> tuple[list[Ran], BatchProcess | None]:
     """Run a datum set through as few user processes as failures allow; ``done_with``
-    gets each datum once it is done and user code has moved on."""
+    gets each datum once it is done and user code has moved on.
+
+    ``kept`` is a process of the previous set, waiting for a datum. At the end of the
+    set, if ``upcoming`` (the set to come, if known) ``fits`` the process, it is kept
+    for that set and returned, so a model is loaded once per worker, not once per set.
+    """
     pending: deque[DatumTask] = deque(work.datums)
     tries: dict[str, int] = {}
     done: list[Ran] = []
     limit = max(1, work.transform.datum_tries)
-    while pending:
-        session = _Session(worker, work, pending, done_with)
-        result = session.run()
+    session = kept
+    if session is not None:
+        session.take_on(work, pending, done_with, tries)
+    while session is not None or pending:
+        if session is None:
+            session = BatchProcess(worker, work, pending, done_with, tries)
+        kind = session.serve()
+        if kind is not None and (after := upcoming()) is not None and session.fits(after):
+            session.hold(kind)
+            done.extend(session.done)
+            return _in_order(work, done), session
+        result = session.end(kind)
         done.extend(session.done)
-        if session.hand is None:
-            if pending and not session.done:  # ended without taking a datum: count a try
-                _give_up_if_exhausted(session, pending, tries, limit, result, done)
-            session.close()
-            continue
-        datum = session.hand.datum
-        tries[datum.datum_id] = tries.get(datum.datum_id, 0) + 1
-        if tries[datum.datum_id] >= limit:
-            why = f"batch process {_why(result)} with this datum in hand (tried {limit} times)"
-            session._finish(False, why, limit)
-            done.extend(session.done[-1:])
-        else:
-            shutil.rmtree(session.hand.out, ignore_errors=True)
-            remove_made(session.hand.inp, session.hand.created, keep=True)
-            pending.appendleft(datum)
+        _after_exit(session, pending, tries, limit, result, done)
         session.close()
+        session = None
+    return _in_order(work, done), None
+
+
+def _after_exit(session: BatchProcess, pending: deque[DatumTask], tries: dict[str, int], limit: int,
+                result: RunResult, done: list[Ran]) -> None:
+    """The process has exited: a datum it had in hand failed (tried again, in a new
+    process, until ``limit``)."""
+    if session.hand is None:
+        if pending and not session.done:  # ended without taking a datum: count a try
+            _give_up_if_exhausted(session, pending, tries, limit, result, done)
+        return
+    datum = session.hand.datum
+    tries[datum.datum_id] = tries.get(datum.datum_id, 0) + 1
+    if tries[datum.datum_id] >= limit:
+        why = f"batch process {_why(result)} with this datum in hand (tried {limit} times)"
+        session._finish(False, why, limit)
+        done.extend(session.done[-1:])
+    else:
+        shutil.rmtree(session.hand.out, ignore_errors=True)
+        remove_made(session.hand.inp, session.hand.created, keep=True)
+        pending.appendleft(datum)
+
+
+def _in_order(work: DatumSet, done: list[Ran]) -> list[Ran]:
     order = {d.datum_id: i for i, d in enumerate(work.datums)}
     return sorted(done, key=lambda r: order[r.datum_id])
 
 
 def _give_up_if_exhausted(
-    session: _Session, pending: deque[DatumTask], tries: dict[str, int], limit: int,
+    session: BatchProcess, pending: deque[DatumTask], tries: dict[str, int], limit: int,
     result: RunResult, done: list[Ran],
 ) -> None:
     """The process ended without taking any datum: count it against the next one."""

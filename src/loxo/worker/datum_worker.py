@@ -20,7 +20,7 @@ from pathlib import Path
 from loxo.pfs.snapshots import Built, DirectoryTrees, materialize
 from loxo.pfs.store import Store, StoreLocation
 from loxo.storage.objects import LocalObjectStore
-from loxo.worker.batching import run_batched
+from loxo.worker.batching import BatchProcess, run_batched
 from loxo.worker.logs import LogRanges
 from loxo.worker.sandbox import AHEAD, DatumRun, Program, Sandbox, open_sandbox
 from loxo.worker.scratch import remove_made
@@ -37,17 +37,28 @@ class DatumWorker:
         self.sandbox: Sandbox
         self.sandbox, self.warning = open_sandbox(scratch, use_sandbox)
         self._n = 0
+        self._kept: BatchProcess | None = None  # a batch process waiting for its job's next set
 
     def close(self) -> None:
+        self.release()
         self.sandbox.close()
         self.store.close()
 
-    def run_set(self, work: DatumSet) -> list[DatumResult]:
+    def run_set(self, work: DatumSet, upcoming: Callable[[], DatumSet | None] | None = None,
+                ) -> list[DatumResult]:
         """Run every datum of the set; each one's outputs are stored as soon as it is
-        done, and their trees built every few datums, while the next ones run."""
+        done, and their trees built every few datums, while the next ones run.
+
+        ``upcoming`` tells the set that comes next, where the caller knows it: a datum
+        batching process is then kept for it if it can take it (see ``run_batched``).
+        """
         outputs = _Outputs(self.store)
+        kept, self._kept = self._kept, None
+        if kept is not None and not kept.fits(work):
+            kept.dismiss()
+            kept = None
         if work.transform.datum_batching:
-            ran = run_batched(self, work, outputs.take)
+            ran, self._kept = run_batched(self, work, outputs.take, kept, upcoming or _nothing)
         else:
             ran = self._run_all(work, outputs.take)
         for r in ran:  # those not taken yet (a batch process that died, say)
@@ -66,6 +77,12 @@ class DatumWorker:
                 r.downloaded, r.logs,
             ))
         return results
+
+    def release(self) -> None:
+        """End a batch process kept for a next set that will not come."""
+        kept, self._kept = self._kept, None
+        if kept is not None:
+            kept.dismiss()
 
     def datum_out(self) -> str:
         """A fresh scratch directory for one datum's outputs."""
@@ -145,6 +162,10 @@ class DatumWorker:
             for root in (inp_root, out_root, log_root):
                 shutil.rmtree(root, ignore_errors=True)
         return ran
+
+
+def _nothing() -> None:
+    return None
 
 
 def _retarget(env: dict[str, str], root: str) -> dict[str, str]:
