@@ -285,3 +285,34 @@ def test_outputs_equal_to_stored_data_leave_no_stray_objects(
     assert client.fsck() == []
     assert [client.get_file(f"copy@master:/f{i}.txt") for i in range(6)] == [
         f"{i}\n".encode() for i in range(6)]
+
+
+def test_a_job_leaves_the_garbage_collector_as_it_found_it(client: loxo.Client, tmp_path: Path) -> None:
+    """A job keeps the objects that were there before it out of full collections while
+    it runs; afterwards they are collectable again, and a caller's own frozen objects
+    (a pre-fork server's) stay frozen."""
+    import gc
+    import weakref
+
+    class Node:
+        other: Any = None
+
+    def cycle() -> weakref.ref[Node]:
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # garbage only the cycle collector can free
+        return weakref.ref(a)
+
+    client.put_file("data@master:/a", b"a\n")
+    gone = cycle()
+    client.create_pipeline(spec_file(tmp_path, copy_spec("first")))
+    assert client.list_job("first")[0].state is JobState.SUCCESS
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert gone() is None
+    gc.freeze()
+    try:
+        client.create_pipeline(spec_file(tmp_path, copy_spec("second"), "second.json"))
+        assert client.list_job("second")[0].state is JobState.SUCCESS
+        assert gc.get_freeze_count() > 0  # still frozen (the count drops as objects are freed)
+    finally:
+        gc.unfreeze()

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import itertools
-import json
 import os
 import select
 import shlex
@@ -41,6 +40,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import orjson
 
 from loxo.worker.logs import LogRanges, read_logs
 from loxo.worker.sandbox import RunRequest, RunResult
@@ -192,7 +193,7 @@ class BatchProcess:
         if kind == "json":
             if self.stream < 0:  # the client opened ``resp`` before asking: this cannot block
                 self.stream = os.open(self.logs / "resp", os.O_WRONLY | os.O_CLOEXEC)
-            body = json.dumps(env).encode()
+            body = orjson.dumps(env)  # the json module's costs ~20 us a datum
             with contextlib.suppress(BrokenPipeError):
                 _write_all(self.stream, b"%d\n%s" % (len(body), body))
         else:
