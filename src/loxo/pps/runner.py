@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -49,7 +48,7 @@ from loxo.pps.inputs import CronInput, CrossInput, GroupInput, Input, JoinInput,
 from loxo.pps.job_run import JobRun
 from loxo.pps.landing import land
 from loxo.pps.leases import Heartbeat, claim
-from loxo.pps.set_stream import Cancelled, SetStream
+from loxo.pps.set_stream import Cancelled, SetStream, set_sizes
 from loxo.pps.spec import PipelineSpec, spec_from_dict
 from loxo.worker.task import DatumResult, DatumSet, DatumTask, TaskInput, TaskResources, Transform
 
@@ -57,12 +56,6 @@ J, D = schema.jobs, schema.datums
 Progress = Callable[[int, int], None]
 """Called with (datums done, datums in total) as a job advances."""
 
-# Sets per worker (the first sets' size; see _set_sizes): each boundary costs a round
-# trip and, with datum batching on an executor that does not keep the user's process
-# between sets, a start of it (a model is loaded once per set), while more sets balance
-# uneven datums and report progress more often. Two equal sets a worker measured
-# fastest on bench/datums.py (4 and 8 were 5-15% slower).
-_SETS_PER_WORKER = 2
 _ROW_BATCH = 2000
 _WARM_AT = 100  # datums to do found while planning: start the workers now
 _STREAM_AT = 1000  # datums to do recorded while planning: workers may start on them
@@ -228,7 +221,7 @@ def _set_stream(pfs: Pfs, executor: Any, job: JobRun) -> SetStream:
     streams = workers > 1 and executor.takes_stream
     # equal sets where each one starts the user's batch process again
     restarts = transform.datum_batching and not executor.keeps_batch_processes
-    return SetStream(make_set, lambda n: _set_sizes(n, workers, restarts),
+    return SetStream(make_set, lambda n: set_sizes(n, workers, restarts),
                      _STREAM_AT if streams else None, _EARLY_SET)
 
 
@@ -448,25 +441,6 @@ def _process(
         f"{len(failures)} datum(s) failed; first {first.datum_id}: {first.error}; "
         f"see: loxo logs -p {job.pipeline} -j {job.id} --datum {first.datum_id}"
     ), ""
-
-
-def _set_sizes(n: int, workers: int, restarts: bool) -> list[int]:
-    """How many datums each set gets. Where each set starts the user's datum batching
-    process again (a model is loaded once per set), equal sets. Otherwise each set gets
-    its share of what is left, down to a sixteenth of a worker's share: the last sets
-    are small, so workers finish together instead of one idling while another ends a big
-    set."""
-    share = max(1, math.ceil(n / (workers * _SETS_PER_WORKER)))
-    if restarts:
-        return [min(share, n - i) for i in range(0, n, share)]
-    floor = max(1, math.ceil(n / (workers * 16)))
-    sizes: list[int] = []
-    left = n
-    while left:
-        size = min(left, max(floor, math.ceil(left / (workers * _SETS_PER_WORKER))))
-        sizes.append(size)
-        left -= size
-    return sizes
 
 
 def _state(pfs: Pfs, job: JobRun) -> JobState:
