@@ -254,7 +254,7 @@ class BatchProcess:
 
 def run_batched(
     worker: DatumWorker, work: DatumSet, done_with: Callable[[Ran], None],
-    kept: BatchProcess | None = None, upcoming: Callable[[], DatumSet | None] = lambda: None,
+    kept: BatchProcess | None = None, upcoming: Callable[[], DatumSet | None] | None = None,
 ) -> tuple[list[Ran], BatchProcess | None]:
     """Run a datum set through as few user processes as failures allow; ``done_with``
     gets each datum once it is done and user code has moved on.
@@ -274,22 +274,24 @@ def run_batched(
         if session is None:
             session = BatchProcess(worker, work, pending, done_with, tries)
         kind = session.serve()
-        if kind is not None and (after := upcoming()) is not None and session.fits(after):
+        after = upcoming() if kind is not None and upcoming is not None else None
+        if kind is not None and after is not None and session.fits(after):
             session.hold(kind)
             done.extend(session.done)
             return _in_order(work, done), session
         result = session.end(kind)
         done.extend(session.done)
-        _after_exit(session, pending, tries, limit, result, done)
+        _after_exit(session, pending, limit, result, done)
         session.close()
         session = None
     return _in_order(work, done), None
 
 
-def _after_exit(session: BatchProcess, pending: deque[DatumTask], tries: dict[str, int], limit: int,
-                result: RunResult, done: list[Ran]) -> None:
+def _after_exit(session: BatchProcess, pending: deque[DatumTask], limit: int, result: RunResult,
+                done: list[Ran]) -> None:
     """The process has exited: a datum it had in hand failed (tried again, in a new
-    process, until ``limit``)."""
+    process, until ``limit``; ``session.tries`` counts)."""
+    tries = session.tries
     if session.hand is None:
         if pending and not session.done:  # ended without taking a datum: count a try
             _give_up_if_exhausted(session, pending, tries, limit, result, done)

@@ -58,7 +58,7 @@ class DatumWorker:
             kept.dismiss()
             kept = None
         if work.transform.datum_batching:
-            ran, self._kept = run_batched(self, work, outputs.take, kept, upcoming or _nothing)
+            ran, self._kept = run_batched(self, work, outputs.take, kept, upcoming)
         else:
             ran = self._run_all(work, outputs.take)
         for r in ran:  # those not taken yet (a batch process that died, say)
@@ -162,10 +162,6 @@ class DatumWorker:
             for root in (inp_root, out_root, log_root):
                 shutil.rmtree(root, ignore_errors=True)
         return ran
-
-
-def _nothing() -> None:
-    return None
 
 
 def _retarget(env: dict[str, str], root: str) -> dict[str, str]:
